@@ -1,0 +1,30 @@
+import { spawn } from 'node:child_process';
+import { loadConfig } from '../config.ts';
+import { openDatabase } from '../db/database.ts';
+import { logger } from '../log.ts';
+import { projectPath } from '../paths.ts';
+
+/**
+ * Runs the graphile-migrate CLI (watch, commit, uncommit, status…) with the connections that
+ * `npm run db:migrate` uses, starting the embedded database when DATABASE_URL is unset.
+ */
+const log = logger('gm');
+const database = await openDatabase(loadConfig(), log);
+const { ownerUrl, rootUrl, shadowUrl } = database.connections;
+const cli = projectPath('node_modules', 'graphile-migrate', 'dist', 'cli.js');
+const child = spawn(process.execPath, [cli, ...process.argv.slice(2)], {
+  stdio: 'inherit',
+  cwd: projectPath(),
+  env: {
+    ...process.env,
+    DATABASE_URL: ownerUrl,
+    ROOT_DATABASE_URL: rootUrl ?? ownerUrl,
+    ...(shadowUrl === undefined ? {} : { SHADOW_DATABASE_URL: shadowUrl }),
+  },
+});
+const stopChild = () => child.kill('SIGINT');
+process.on('SIGINT', stopChild);
+process.on('SIGTERM', stopChild);
+const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+await database.stop();
+process.exitCode = code;

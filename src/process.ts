@@ -1,0 +1,114 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import type { Runner } from 'graphile-worker';
+import { loadConfig, type Config } from './config.ts';
+import { openDatabase, type Database } from './db/database.ts';
+import { migrateDatabase } from './db/migrate.ts';
+import { createApi } from './server/app.ts';
+import { GRAPHIQL_PATH, GRAPHQL_PATH } from './server/preset.ts';
+import { startWorker } from '../worker/runner.ts';
+import { logger } from './log.ts';
+
+export interface ProcessOptions {
+  /** Only the single-process `npm start` migrates: graphile-migrate takes a lock and fails if it is held. */
+  readonly migrate: boolean;
+  readonly api: boolean;
+  readonly worker: boolean;
+}
+
+export interface Running {
+  readonly config: Config;
+  readonly database: Database;
+  readonly url: string | undefined;
+  /** Stops accepting requests, lets running jobs finish, closes pools, then stops the embedded database. */
+  stop(): Promise<void>;
+}
+
+const log = logger('coursebase');
+
+export async function startProcess(options: ProcessOptions, config: Config = loadConfig()): Promise<Running> {
+  if (!options.migrate && config.databaseUrl === undefined) {
+    throw new Error('`serve` and `worker` join an existing database: set DATABASE_URL (`npm start` runs the embedded one)');
+  }
+  const database = await openDatabase(config, log);
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((e) => log(`shutdown step failed: ${String(e)}`));
+    stops.length = 0;
+    await database.stop();
+  };
+  try {
+    if (options.migrate) await migrateDatabase(database.connections, log);
+
+    let url: string | undefined;
+    if (options.api) {
+      const authPool = new pg.Pool({ connectionString: database.connections.authUrl, max: 10, connectionTimeoutMillis: 5000 });
+      authPool.on('error', (e) => log(`idle API connection failed: ${e.message}`));
+      const api = createApi(config, authPool);
+      const server = http.createServer(api.app);
+      await api.attach(server);
+      stops.push(async () => {
+        await api.pgl.release();
+        await authPool.end();
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, () => resolve());
+      });
+      stops.push(
+        () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+            setTimeout(() => server.closeAllConnections(), 10_000).unref();
+          }),
+      );
+      const port = (server.address() as AddressInfo).port;
+      url = `http://localhost:${port}`;
+      log(`GraphQL API: ${url}${GRAPHQL_PATH}`);
+      if (!config.isProduction) log(`GraphiQL: ${url}${GRAPHIQL_PATH}`);
+      log(`health: ${url}/healthz`);
+    }
+
+    if (options.worker) {
+      const runner: Runner = await startWorker(config, database.connections.ownerUrl);
+      stops.push(() => runner.stop());
+      log(`worker running (concurrency ${config.workerConcurrency})`);
+    }
+    return { config, database, url, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** Runs a process until SIGINT or SIGTERM; a second signal forces the exit. */
+export async function main(options: ProcessOptions): Promise<void> {
+  let running: Running;
+  try {
+    running = await startProcess(options);
+  } catch (error) {
+    log(`failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+    return;
+  }
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    log(`${signal}: shutting down`);
+    running.stop().then(
+      () => log('stopped'),
+      (e) => {
+        log(`shutdown failed: ${String(e)}`);
+        process.exitCode = 1;
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}

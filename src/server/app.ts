@@ -1,0 +1,81 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import cors from 'cors';
+import type pg from 'pg';
+import { postgraphile, type PostGraphileInstance } from 'postgraphile';
+import { grafserv } from 'postgraphile/grafserv/express/v4';
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config.ts';
+import { logger } from '../log.ts';
+import { errorBody } from '../errors.ts';
+import { authenticate } from './auth.ts';
+import { GRAPHIQL_PATH, GRAPHQL_PATH, MAX_BODY_BYTES, makePreset } from './preset.ts';
+
+export interface Api {
+  readonly app: express.Express;
+  readonly pgl: PostGraphileInstance;
+  /** Attaches grafserv's upgrade handlers (none today) to the listening server. */
+  attach(server: import('node:http').Server): Promise<void>;
+}
+
+async function databaseAnswers(pool: pg.Pool, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const probe = pool.query('select 1').then(
+    () => true,
+    () => false,
+  );
+  try {
+    return await Promise.race([probe, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const log = logger('api');
+
+export function createApi(config: Config, authPool: pg.Pool): Api {
+  const pgl = postgraphile(makePreset(config, authPool));
+  const serv = pgl.createServ(grafserv);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+
+  const strict = helmet();
+  // Ruru (GraphiQL, development only) runs inline scripts that a strict CSP would block.
+  const forGraphiql = helmet({ contentSecurityPolicy: false });
+  app.use((req, res, next) => (req.path === GRAPHIQL_PATH ? forGraphiql : strict)(req, res, next));
+  app.use(cors({ origin: [...config.corsOrigins], methods: ['GET', 'POST'], maxAge: 600 }));
+
+  app.get('/healthz', async (_req, res) => {
+    const up = await databaseAnswers(authPool, 2000);
+    res.status(up ? 200 : 503).json({ status: up ? 'ok' : 'unavailable', database: up ? 'up' : 'down' });
+  });
+
+  app.use(GRAPHQL_PATH, express.json({ limit: MAX_BODY_BYTES }), authenticate(config));
+
+  return {
+    app,
+    pgl,
+    async attach(server) {
+      await serv.addTo(app, server);
+      app.use((_req: Request, res: Response) => {
+        res.status(404).json(errorBody('NOT_FOUND', 'No such route.'));
+      });
+      app.use((error: { type?: string }, _req: Request, res: Response, next: NextFunction) => {
+        if (res.headersSent) return next(error);
+        if (error.type === 'entity.too.large') {
+          res.status(413).json(errorBody('PAYLOAD_TOO_LARGE', `The request body is over ${MAX_BODY_BYTES} bytes.`));
+        } else if (error.type === 'entity.parse.failed') {
+          res.status(400).json(errorBody('BAD_REQUEST', 'The request body is not valid JSON.'));
+        } else {
+          const id = randomUUID();
+          log(`unhandled error ${id}: ${error instanceof Error ? error.stack : String(error)}`);
+          res.status(500).json(errorBody('INTERNAL_ERROR', `An unexpected error occurred (id ${id}).`));
+        }
+      });
+    },
+  };
+}

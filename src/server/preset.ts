@@ -1,0 +1,37 @@
+import type pg from 'pg';
+import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
+import { makePgService } from 'postgraphile/adaptors/pg';
+import { PgSimplifyInflectionPreset } from '@graphile/simplify-inflection';
+import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connection-filter';
+import { PgAggregatesPreset } from '@graphile/pg-aggregates';
+import type { Config } from '../config.ts';
+import { identityOf, pgSettingsFor } from './auth.ts';
+import { maskError } from './mask-error.ts';
+
+export const GRAPHQL_PATH = '/graphql';
+export const GRAPHIQL_PATH = '/graphiql';
+export const MAX_BODY_BYTES = 100_000;
+
+/** The PostGraphile V5 preset: the lms_public schema, introspected as the authenticator. */
+export function makePreset(config: Config, authPool: pg.Pool): GraphileConfig.Preset {
+  return {
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset, PgAggregatesPreset],
+    pgServices: [makePgService({ pool: authPool, schemas: ['lms_public'] })],
+    grafserv: {
+      graphqlPath: GRAPHQL_PATH,
+      graphiql: !config.isProduction,
+      graphiqlOnGraphQLGET: false,
+      graphiqlPath: GRAPHIQL_PATH,
+      maxRequestLength: MAX_BODY_BYTES,
+      watch: false,
+      maskError,
+    },
+    grafast: {
+      explain: false,
+      context(requestContext) {
+        const req = requestContext.expressv4?.req;
+        return { pgSettings: pgSettingsFor(req ? identityOf(req) : undefined) };
+      },
+    },
+  };
+}
