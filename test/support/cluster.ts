@@ -1,0 +1,57 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { EmbeddedPostgres } from '../../src/db/embedded.ts';
+import { loadConfig } from '../../src/config.ts';
+import { resolveConnections } from '../../src/db/connections.ts';
+import { migrateDatabase } from '../../src/db/migrate.ts';
+
+export const TEMPLATE_DATABASE = 'coursebase_test_template';
+
+/** The test cluster's superuser URL for a database, from TEST_DATABASE_URL or the embedded cluster. */
+export function superuserUrl(baseUrl: string, database: string): string {
+  const u = new URL(baseUrl);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+export async function startTestCluster(): Promise<{ baseUrl: string; stop: () => Promise<void> }> {
+  const external = process.env.TEST_DATABASE_URL;
+  if (external) return { baseUrl: external, stop: async () => {} };
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'coursebase-test-'));
+  await fs.chmod(dataDir, 0o755);
+  const cluster = new EmbeddedPostgres({
+    dataDir,
+    port: Number(process.env.LMS_TEST_PG_PORT ?? 54339),
+    password: 'coursebase_test',
+  });
+  await cluster.start();
+  return {
+    baseUrl: cluster.superuserUrl('postgres'),
+    stop: async () => {
+      await cluster.stop();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Drops and recreates a database, then migrates it exactly as `npm run db:migrate` does. */
+export async function createMigratedDatabase(baseUrl: string, database: string): Promise<void> {
+  await withClient(superuserUrl(baseUrl, 'postgres'), async (client) => {
+    await client.query(`drop database if exists ${client.escapeIdentifier(database)} with (force)`);
+    await client.query(`create database ${client.escapeIdentifier(database)}`);
+  });
+  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: superuserUrl(baseUrl, database) });
+  await migrateDatabase(await resolveConnections(config));
+}

@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { DEV_ROLE_PASSWORDS, withCredentials } from '../../src/db/connections.ts';
+import { superuserUrl, TEMPLATE_DATABASE, withClient } from './cluster.ts';
+
+export type RoleClaim = 'student' | 'instructor' | 'admin';
+export interface TestUser {
+  id: string;
+  role: RoleClaim;
+}
+
+export interface Transaction {
+  readonly client: pg.PoolClient;
+  query<R extends pg.QueryResultRow = any>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  becomeRoot(): Promise<void>;
+  becomeUser(user: TestUser): Promise<void>;
+  becomeAnonymous(): Promise<void>;
+}
+
+export interface TestDatabase {
+  readonly name: string;
+  readonly rootUrl: string;
+  readonly ownerUrl: string;
+  readonly authUrl: string;
+  /** Superuser pool, for setup and for reading what RLS hides. */
+  readonly root: pg.Pool;
+  /** Authenticator pool: the API's own connection. */
+  readonly auth: pg.Pool;
+  asRoot<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T>;
+  /** One rolled-back transaction that starts as root and can switch roles as it goes. */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  asUser<T>(user: TestUser, fn: (client: pg.PoolClient) => Promise<T>): Promise<T>;
+  asAnonymous<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export function baseUrl(): string {
+  const url = process.env.COURSEBASE_TEST_BASE_URL;
+  if (!url) throw new Error('the test cluster is not running (jest globalSetup sets COURSEBASE_TEST_BASE_URL)');
+  return url;
+}
+
+const ROLE_OF: Record<RoleClaim, string> = { student: 'lms_student', instructor: 'lms_instructor', admin: 'lms_admin' };
+
+/** Runs fn in a transaction that is always rolled back. */
+async function rolledBack<T>(pool: pg.Pool, setup: string[], params: unknown[][], fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    for (const [i, sql] of setup.entries()) await client.query(sql, params[i]);
+    return await fn(client);
+  } finally {
+    await client.query('rollback').catch(() => {});
+    client.release();
+  }
+}
+
+async function cloneTemplate(name: string): Promise<void> {
+  await withClient(superuserUrl(baseUrl(), 'postgres'), async (client) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await client.query(`create database ${client.escapeIdentifier(name)} template ${client.escapeIdentifier(TEMPLATE_DATABASE)}`);
+        return;
+      } catch (error) {
+        // Two workers cloning at once may briefly see the template as in use.
+        if ((error as { code?: string }).code !== '55006' || attempt >= 20) throw error;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  });
+}
+
+/** A database of this test file's own, cloned from the migrated template. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `coursebase_test_${process.env.JEST_WORKER_ID ?? '0'}_${randomBytes(4).toString('hex')}`;
+  await cloneTemplate(name);
+  const rootUrl = superuserUrl(baseUrl(), name);
+  const ownerUrl = withCredentials(rootUrl, 'lms_owner', DEV_ROLE_PASSWORDS.lms_owner);
+  const authUrl = withCredentials(rootUrl, 'lms_authenticator', DEV_ROLE_PASSWORDS.lms_authenticator);
+  const root = new pg.Pool({ connectionString: rootUrl, max: 4 });
+  const auth = new pg.Pool({ connectionString: authUrl, max: 4 });
+  return {
+    name,
+    rootUrl,
+    ownerUrl,
+    authUrl,
+    root,
+    auth,
+    asRoot: (fn) => rolledBack(root, [], [], fn),
+    transaction: (fn) =>
+      rolledBack(root, [], [], (client) =>
+        fn({
+          client,
+          query: (sql, params) => client.query(sql, params),
+          async becomeRoot() {
+            await client.query("reset role; select set_config('jwt.claims.user_id', '', true)");
+          },
+          async becomeUser(user) {
+            await client.query(`set local role ${ROLE_OF[user.role]}`);
+            await client.query("select set_config('jwt.claims.user_id', $1, true)", [user.id]);
+          },
+          async becomeAnonymous() {
+            await client.query("set local role lms_anonymous; select set_config('jwt.claims.user_id', '', true)");
+          },
+        }),
+      ),
+    asUser: (user, fn) =>
+      rolledBack(
+        auth,
+        [`set local role ${ROLE_OF[user.role]}`, "select set_config('jwt.claims.user_id', $1, true)"],
+        [[], [user.id]],
+        fn,
+      ),
+    asAnonymous: (fn) => rolledBack(auth, ['set local role lms_anonymous'], [[]], fn),
+    async close() {
+      await Promise.all([root.end(), auth.end()]);
+      await withClient(superuserUrl(baseUrl(), 'postgres'), (client) =>
+        client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`),
+      );
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import type pg from 'pg';
+import type { RoleClaim, TestUser } from './db.ts';
+
+let counter = 0;
+
+/** Inserts a user with a password row (bcrypt at its minimum cost, for speed), as root. */
+export async function insertUser(
+  client: pg.ClientBase,
+  fields: { role?: RoleClaim; email?: string; fullName?: string; password?: string } = {},
+): Promise<TestUser & { email: string }> {
+  counter += 1;
+  const role = fields.role ?? 'student';
+  const email = fields.email ?? `${role}-${process.pid}-${counter}-${Date.now()}@example.test`;
+  const { rows } = await client.query<{ id: string }>(
+    `with u as (
+       insert into lms_public.users (email, full_name, role) values ($1, $2, $3) returning id
+     ), p as (
+       insert into lms_private.user_passwords (user_id, password_hash)
+       select id, crypt($4, gen_salt('bf', 4)) from u
+     )
+     select id from u`,
+    [email, fields.fullName ?? `Test ${role} ${counter}`, role, fields.password ?? 'correct horse battery staple'],
+  );
+  return { id: rows[0]!.id, role, email };
+}
+
+export async function insertCourse(
+  client: pg.ClientBase,
+  instructorId: string,
+  fields: { title?: string; slug?: string; isPublished?: boolean } = {},
+): Promise<{ id: string; slug: string }> {
+  counter += 1;
+  const slug = fields.slug ?? `course-${process.pid}-${counter}`;
+  const { rows } = await client.query<{ id: string }>(
+    'insert into lms_public.courses (title, slug, instructor_id, is_published) values ($1, $2, $3, $4) returning id',
+    [fields.title ?? `Course ${counter}`, slug, instructorId, fields.isPublished ?? false],
+  );
+  return { id: rows[0]!.id, slug };
+}
