@@ -39,11 +39,11 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
-function parsePort(name: string, value: string | undefined, fallback: number, problems: string[]): number {
+function parsePort(name: string, value: string | undefined, fallback: number, problems: string[], min = 1): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) {
-    problems.push(`${name} must be a TCP port (1-65535), got "${value}"`);
+  if (!Number.isInteger(n) || n < min || n > 65535) {
+    problems.push(`${name} must be a TCP port (${min}-65535), got "${value}"`);
     return fallback;
   }
   return n;
@@ -78,7 +78,8 @@ export function loadConfig(env: Env = process.env): Config {
 
   const databaseUrl = parseUrl('DATABASE_URL', nonEmpty(env.DATABASE_URL), problems);
   const dataDir = path.resolve(nonEmpty(env.LMS_DATA_DIR) ?? '.data');
-  const port = parsePort('PORT', nonEmpty(env.PORT), 5678, problems);
+  // PORT=0 takes any free port; the start-up log names it.
+  const port = parsePort('PORT', nonEmpty(env.PORT), 5678, problems, 0);
   const jwtSecret = nonEmpty(env.JWT_SECRET) ?? DEV_JWT_SECRET;
   const concurrency = Number(nonEmpty(env.LMS_WORKER_CONCURRENCY) ?? 4);
   if (!Number.isInteger(concurrency) || concurrency < 1) {

@@ -10,7 +10,7 @@ revoke all on lms_public.users, lms_private.user_passwords, lms_private.refresh_
 
 -- Users read their own row; admins read every row. Role and flags change only through
 -- functions, so the only direct write is to one's own name and profile.
-grant select on lms_public.users to lms_student, lms_instructor, lms_admin;
+grant select on lms_public.users to lms_anonymous, lms_student, lms_instructor, lms_admin;
 grant update (full_name, profile_metadata) on lms_public.users to lms_student, lms_instructor, lms_admin;
 
 drop policy if exists select_self_or_admin on lms_public.users;

@@ -1,5 +1,5 @@
 --! Previous: -
---! Hash: sha1:5098244b8b572d07bc2673d61b686d86d13c44c2
+--! Hash: sha1:c4ed5e2166f15d943373eb4147d5a86a8d12edab
 --! Message: the schema of the design document, with the foundation's security model
 
 -- Re-runnable while this is the current migration (graphile-migrate watch).
@@ -7,7 +7,6 @@ drop schema if exists lms_public cascade;
 drop schema if exists lms_private cascade;
 
 create extension if not exists pgcrypto with schema public;
-create extension if not exists citext with schema public;
 
 create schema lms_public;
 comment on schema lms_public is 'Exposed through GraphQL. The seed''s tables and the functions that clients call.';
@@ -653,7 +652,7 @@ revoke all on lms_public.users, lms_private.user_passwords, lms_private.refresh_
 
 -- Users read their own row; admins read every row. Role and flags change only through
 -- functions, so the only direct write is to one's own name and profile.
-grant select on lms_public.users to lms_student, lms_instructor, lms_admin;
+grant select on lms_public.users to lms_anonymous, lms_student, lms_instructor, lms_admin;
 grant update (full_name, profile_metadata) on lms_public.users to lms_student, lms_instructor, lms_admin;
 
 drop policy if exists select_self_or_admin on lms_public.users;

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { loadConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
+import { bootstrapRoles } from '../db/migrate.ts';
 import { logger } from '../log.ts';
 import { projectPath } from '../paths.ts';
 
@@ -10,7 +11,9 @@ import { projectPath } from '../paths.ts';
  */
 const log = logger('gm');
 const database = await openDatabase(loadConfig(), log);
-const { ownerUrl, rootUrl, shadowUrl } = database.connections;
+const { ownerUrl, rootUrl, shadowUrl, devPasswords } = database.connections;
+// The shadow database is created for lms_owner, so the roles must exist first.
+if (rootUrl !== undefined) await bootstrapRoles(rootUrl, devPasswords);
 const cli = projectPath('node_modules', 'graphile-migrate', 'dist', 'cli.js');
 const child = spawn(process.execPath, [cli, ...process.argv.slice(2)], {
   stdio: 'inherit',

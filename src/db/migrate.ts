@@ -10,7 +10,8 @@ import { projectPath } from '../paths.ts';
 
 export type Log = (message: string) => void;
 
-async function bootstrapRoles(rootUrl: string, devPasswords: boolean): Promise<void> {
+/** Creates the roles and hands the database to lms_owner (db/roles.sql); idempotent. */
+export async function bootstrapRoles(rootUrl: string, devPasswords: boolean): Promise<void> {
   const sql = await fs.readFile(projectPath('db', 'roles.sql'), 'utf8');
   const client = new pg.Client({ connectionString: rootUrl });
   await client.connect();
