@@ -102,13 +102,13 @@ describe('HTTP hygiene', () => {
     });
     expect(res.status).toBe(413);
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
-    expect((await res.json()).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(((await res.json()) as any).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
   it('answers unknown routes with a JSON 404', async () => {
     const res = await fetch(`${api.url}/nope`);
     expect(res.status).toBe(404);
-    expect((await res.json()).errors[0].extensions.code).toBe('NOT_FOUND');
+    expect(((await res.json()) as any).errors[0].extensions.code).toBe('NOT_FOUND');
   });
 
   it('serves no GraphiQL in production (test/api/process.test.ts sees it served in development)', async () => {

@@ -1,11 +1,14 @@
 import type pg from 'pg';
 import type { RoleClaim, TestUser } from './db.ts';
 
+/** A pool or a client: fixtures work inside a test's transaction or on committed data. */
+export type Queryable = Pick<pg.Pool, 'query'>;
+
 let counter = 0;
 
 /** Inserts a user with a password row (bcrypt at its minimum cost, for speed), as root. */
 export async function insertUser(
-  client: pg.ClientBase,
+  client: Queryable,
   fields: { role?: RoleClaim; email?: string; fullName?: string; password?: string } = {},
 ): Promise<TestUser & { email: string }> {
   counter += 1;
@@ -25,7 +28,7 @@ export async function insertUser(
 }
 
 export async function insertCourse(
-  client: pg.ClientBase,
+  client: Queryable,
   instructorId: string,
   fields: { title?: string; slug?: string; isPublished?: boolean } = {},
 ): Promise<{ id: string; slug: string }> {
