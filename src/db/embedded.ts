@@ -150,9 +150,30 @@ export class EmbeddedPostgres {
     await this.ensureDatabase();
   }
 
+  /**
+   * As root, PostgreSQL runs as the postgres user, which must be able to pass through every
+   * folder above the data directory (a checkout in /root, say). Grant passage only (o+x, not
+   * read), and say so.
+   */
+  private async ensureReachable(ids: { uid?: number; gid?: number }): Promise<void> {
+    if (ids.uid === undefined) return;
+    const opened: string[] = [];
+    for (let dir = path.dirname(this.pgDataDir); ; dir = path.dirname(dir)) {
+      const stat = await fs.stat(dir);
+      const passable = stat.uid === ids.uid ? stat.mode & 0o100 : stat.gid === ids.gid ? stat.mode & 0o010 : stat.mode & 0o001;
+      if (!passable) {
+        await fs.chmod(dir, (stat.mode & 0o7777) | 0o001);
+        opened.push(dir);
+      }
+      if (path.dirname(dir) === dir) break;
+    }
+    if (opened.length > 0) this.log(`running as root: let the postgres user pass through ${opened.join(', ')} (o+x) to reach ${this.pgDataDir}`);
+  }
+
   private async initialise(ids: { uid?: number; gid?: number }, bin: Binaries): Promise<void> {
     this.log(`initialising embedded PostgreSQL in ${this.pgDataDir}`);
     await fs.mkdir(this.options.dataDir, { recursive: true });
+    await this.ensureReachable(ids);
     await fs.mkdir(this.pgDataDir, { mode: 0o700 });
     if (ids.uid !== undefined && ids.gid !== undefined) await fs.chown(this.pgDataDir, ids.uid, ids.gid);
     const pwfile = path.join(os.tmpdir(), `coursebase-pw-${randomBytes(8).toString('hex')}`);
