@@ -1,0 +1,45 @@
+import { ConfigError, DEV_JWT_SECRET, loadConfig } from '../../src/config.ts';
+
+const problems = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+};
+
+describe('configuration', () => {
+  it('has safe development defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ env: 'development', port: 5678, embeddedPgPort: 54329, databaseUrl: undefined, demoData: true, jwtSecret: DEV_JWT_SECRET });
+    expect(config.embeddedPgPort).not.toBe(5432);
+    expect(config.mailOutbox).toBe(`${config.dataDir}/outbox`);
+  });
+
+  it('refuses development secrets, the embedded database and demo data in production', () => {
+    expect(problems({ NODE_ENV: 'production' })).toEqual([
+      expect.stringMatching(/DATABASE_URL/),
+      expect.stringMatching(/development JWT_SECRET/),
+    ]);
+    expect(problems({ NODE_ENV: 'production', DATABASE_URL: 'postgres://o@db/lms', JWT_SECRET: 's'.repeat(40), LMS_DEMO_DATA: 'true' })).toEqual([
+      expect.stringMatching(/demo data/),
+    ]);
+    expect(loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://o@db/lms', JWT_SECRET: 's'.repeat(40) }).demoData).toBe(false);
+  });
+
+  it('names every invalid value at once', () => {
+    expect(problems({ PORT: 'eighty', JWT_SECRET: 'short', DATABASE_URL: 'not a url', LMS_DEMO_DATA: 'maybe' })).toEqual([
+      expect.stringMatching(/DATABASE_URL is not a valid URL/),
+      expect.stringMatching(/PORT must be a TCP port/),
+      expect.stringMatching(/JWT_SECRET must be at least 32 bytes/),
+      expect.stringMatching(/LMS_DEMO_DATA must be true or false/),
+    ]);
+  });
+
+  it('seeds demo data by default only with the embedded database', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@h/d' }).demoData).toBe(false);
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@h/d', LMS_DEMO_DATA: 'true' }).demoData).toBe(true);
+  });
+});
