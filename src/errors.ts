@@ -8,6 +8,18 @@ export const CUSTOM_ERROR_CODES = {
   FRBDN: 'Forbidden: the signed-in user may not do this.',
   NTFND: 'Not found, or not visible to the signed-in user.',
   INVAL: 'Invalid input; the message says which.',
+  CREDS: 'Invalid credentials: the email or password is wrong (the same answer for both).',
+  LOCKD: 'The account is locked for 15 minutes after 5 failed logins.',
+  DISBL: 'The account is deactivated.',
+  MFARQ: 'MFA is on: send mfaCode (a TOTP code or a recovery code) with the login.',
+  MFABD: 'The MFA code is wrong or already used.',
+  MFAON: 'MFA is already on; disable it before enrolling again.',
+  MFAOF: 'MFA is not on.',
+  TKEXP: 'The token or link is invalid, used or expired.',
+  TKROT: 'This refresh token was rotated a moment ago (another tab refreshed); use the newer one.',
+  TKRUS: 'A refresh token was reused after rotation: every session of the account was ended; sign in again.',
+  EMTKN: 'An account with this email address already exists.',
+  WEAKP: 'The password is too weak: 10 characters at least, 72 bytes at most.',
 } as const;
 
 /** PostgreSQL's own SQLSTATEs that describe the client's input rather than a server fault. */
@@ -29,6 +41,8 @@ export const HTTP_ERROR_CODES = {
   PAYLOAD_TOO_LARGE: 'HTTP 413: the request body is over the limit.',
   BAD_REQUEST: 'HTTP 400: the request body is not valid JSON.',
   NOT_FOUND: 'HTTP 404: no such route.',
+  ACCOUNT_DISABLED: 'HTTP 401: the access token is valid but its user is deactivated or gone.',
+  RATE_LIMITED: 'HTTP 429: too many identity requests from this address; try again later.',
   INTERNAL_ERROR: 'HTTP 500: an unexpected server fault, logged with an id.',
 } as const;
 

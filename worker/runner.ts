@@ -1,7 +1,7 @@
 import { run, Logger, type Runner } from 'graphile-worker';
 import type { Config } from '../src/config.ts';
 import { logger } from '../src/log.ts';
-import { taskList } from './tasks/index.ts';
+import { makeTaskList } from './tasks/index.ts';
 import { crontab } from './crontab.ts';
 
 const log = logger('worker');
@@ -13,7 +13,7 @@ export function startWorker(config: Config, ownerUrl: string): Promise<Runner> {
     concurrency: config.workerConcurrency,
     noHandleSignals: true,
     pollInterval: 2000,
-    taskList,
+    taskList: makeTaskList(config),
     crontab,
     logger: new Logger((scope) => (level, message) => {
       if (level === 'debug') return;

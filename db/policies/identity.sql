@@ -1,11 +1,20 @@
--- Identity: users, their password rows and refresh tokens.
+-- Identity: users, passwords, sessions, email tokens, MFA, lockouts, rate limits, the audit log.
 -- Re-runnable: included by every migration that changes it.
 
 alter table lms_public.users enable row level security;
 alter table lms_private.user_passwords enable row level security;
 alter table lms_private.refresh_tokens enable row level security;
+alter table lms_private.email_tokens enable row level security;
+alter table lms_private.user_mfa enable row level security;
+alter table lms_private.mfa_recovery_codes enable row level security;
+alter table lms_private.user_lockouts enable row level security;
+alter table lms_private.security_events enable row level security;
+alter table lms_private.rate_limits enable row level security;
+alter table lms_private.rate_limit_hits enable row level security;
 
-revoke all on lms_public.users, lms_private.user_passwords, lms_private.refresh_tokens
+revoke all on lms_public.users, lms_private.user_passwords, lms_private.refresh_tokens, lms_private.email_tokens,
+  lms_private.user_mfa, lms_private.mfa_recovery_codes, lms_private.user_lockouts, lms_private.security_events,
+  lms_private.rate_limits, lms_private.rate_limit_hits, lms_public.security_events
   from lms_anonymous, lms_student, lms_instructor, lms_admin;
 
 -- Users read their own row; admins read every row. Role and flags change only through
@@ -22,5 +31,12 @@ create policy update_self on lms_public.users for update
   using (id = lms_private.current_user_id())
   with check (id = lms_private.current_user_id());
 
--- user_passwords and refresh_tokens: no visitor grant and no policy; only definer functions
+-- The audit log: a view that filters to admins, granted to admins only.
+grant select on lms_public.security_events to lms_admin;
+
+-- Every lms_private table here: no visitor grant and no policy; only definer functions
 -- owned by lms_owner touch them.
+
+-- The API's own connection calls two definer functions before it switches role: the per-request
+-- role check (lms_private.session_role) and the rate limiter (lms_private.consume_rate_limit).
+grant usage on schema lms_private to lms_authenticator;

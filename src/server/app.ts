@@ -9,6 +9,7 @@ import type { Config } from '../config.ts';
 import { logger } from '../log.ts';
 import { errorBody } from '../errors.ts';
 import { authenticate } from './auth.ts';
+import { rateLimit } from './rate-limit.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH, MAX_BODY_BYTES, makePreset } from './preset.ts';
 
 export interface Api {
@@ -54,7 +55,7 @@ export function createApi(config: Config, authPool: pg.Pool): Api {
     res.status(up ? 200 : 503).json({ status: up ? 'ok' : 'unavailable', database: up ? 'up' : 'down' });
   });
 
-  app.use(GRAPHQL_PATH, express.json({ limit: MAX_BODY_BYTES }), authenticate(config));
+  app.use(GRAPHQL_PATH, express.json({ limit: MAX_BODY_BYTES }), rateLimit(authPool), authenticate(config, authPool));
 
   return {
     app,

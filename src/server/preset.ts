@@ -6,6 +6,7 @@ import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connecti
 import { PgAggregatesPreset } from '@graphile/pg-aggregates';
 import type { Config } from '../config.ts';
 import { identityOf, pgSettingsFor } from './auth.ts';
+import { makeIdentityPlugin } from './identity-plugin.ts';
 import { maskError } from './mask-error.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -16,6 +17,7 @@ export const MAX_BODY_BYTES = 100_000;
 export function makePreset(config: Config, authPool: pg.Pool): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset, PgAggregatesPreset],
+    plugins: [makeIdentityPlugin(config)],
     pgServices: [makePgService({ pool: authPool, schemas: ['lms_public'] })],
     grafserv: {
       graphqlPath: GRAPHQL_PATH,
@@ -30,7 +32,7 @@ export function makePreset(config: Config, authPool: pg.Pool): GraphileConfig.Pr
       explain: false,
       context(requestContext) {
         const req = requestContext.expressv4?.req;
-        return { pgSettings: pgSettingsFor(req ? identityOf(req) : undefined) };
+        return { pgSettings: pgSettingsFor(config, { identity: req ? identityOf(req) : undefined, clientIp: req?.ip }) };
       },
     },
   };

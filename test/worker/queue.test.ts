@@ -28,8 +28,8 @@ async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolea
 it('runs a job that a visitor role queued from SQL, through the definer wrapper', async () => {
   const user = await insertUser(db.root);
   await db.root.query(
-    `insert into lms_private.refresh_tokens (user_id, token_jti, expires_at)
-     values ($1, 'expired-jti', now() - interval '1 hour'), ($1, 'live-jti', now() + interval '1 day')`,
+    `insert into lms_private.refresh_tokens (user_id, token_jti, expires_at, session_expires_at)
+     values ($1, 'expired-jti', now() - interval '1 hour', now()), ($1, 'live-jti', now() + interval '1 day', now() + interval '1 day')`,
     [user.id],
   );
 
@@ -41,7 +41,7 @@ it('runs a job that a visitor role queued from SQL, through the definer wrapper'
     await client.query('rollback');
     await client.query('begin');
     await client.query('set local role lms_student');
-    await client.query("select lms_private.add_job('refresh_tokens__purge_expired')");
+    await client.query("select lms_private.add_job('auth_state__purge')");
     await client.query('commit');
   } finally {
     client.release();

@@ -1,7 +1,16 @@
 import type { TaskList } from 'graphile-worker';
-import refresh_tokens__purge_expired from './refresh_tokens__purge_expired.ts';
+import type { Config } from '../../src/config.ts';
+import { makeMailer } from '../../src/mail.ts';
+import auth_state__purge from './auth_state__purge.ts';
+import users__send_password_reset_email from './users__send_password_reset_email.ts';
+import users__send_verification_email from './users__send_verification_email.ts';
 
 /** Every task, by identifier; the identifier equals the file name. */
-export const taskList: TaskList = {
-  refresh_tokens__purge_expired,
-};
+export function makeTaskList(config: Config): TaskList {
+  const send = makeMailer(config);
+  return {
+    auth_state__purge,
+    users__send_password_reset_email: users__send_password_reset_email(config, send),
+    users__send_verification_email: users__send_verification_email(config, send),
+  };
+}
