@@ -125,7 +125,10 @@ export class EmbeddedPostgres {
     if (!(await exists(path.join(this.pgDataDir, 'PG_VERSION')))) {
       await this.initialise(ids, bin);
     }
-    await this.stopStale(bin, ids);
+    if (await this.adoptOrStopRunning(bin, ids)) {
+      await this.ensureDatabase();
+      return;
+    }
     const child = spawn(bin.postgres, ['-D', this.pgDataDir, '-p', String(this.options.port), '-c', 'listen_addresses=localhost'], {
       ...ids,
       detached: true,
@@ -189,16 +192,30 @@ export class EmbeddedPostgres {
     }
   }
 
-  /** A postmaster left behind by a killed process still holds the data directory. */
-  private async stopStale(bin: Binaries, ids: { uid?: number; gid?: number }): Promise<void> {
-    if (!(await exists(path.join(this.pgDataDir, 'postmaster.pid')))) return;
+  /**
+   * A postmaster may already hold the data directory. If its parent is alive, another
+   * Coursebase process (say `npm start`, while an operator runs `db:migrate` or
+   * `create-admin`) owns it: share it and leave it running. If it was orphaned by a killed
+   * process, stop it and start afresh. Returns whether we are sharing.
+   */
+  private async adoptOrStopRunning(bin: Binaries, ids: { uid?: number; gid?: number }): Promise<boolean> {
+    const pidFile = path.join(this.pgDataDir, 'postmaster.pid');
+    if (!(await exists(pidFile))) return false;
     try {
       await execFileAsync(bin.pg_ctl, ['status', '-D', this.pgDataDir], ids);
     } catch {
-      return;
+      return false;
+    }
+    const pid = Number((await fs.readFile(pidFile, 'utf8')).split('\n')[0]);
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (parent > 1) {
+      this.log(`sharing the embedded PostgreSQL that process ${parent} runs`);
+      return true;
     }
     this.log('stopping a PostgreSQL left running by an earlier process');
     await execFileAsync(bin.pg_ctl, ['stop', '-D', this.pgDataDir, '-m', 'fast', '-w'], ids);
+    return false;
   }
 
   private async ensureDatabase(): Promise<void> {
