@@ -20,6 +20,7 @@ export const CUSTOM_ERROR_CODES = {
   TKRUS: 'A refresh token was reused after rotation: every session of the account was ended; sign in again.',
   EMTKN: 'An account with this email address already exists.',
   WEAKP: 'The password is too weak: 10 characters at least, 72 bytes at most.',
+  PAYRQ: 'Payment required: the course has a price.',
 } as const;
 
 /** PostgreSQL's own SQLSTATEs that describe the client's input rather than a server fault. */
