@@ -255,7 +255,7 @@ begin
   if v_enrollment.id is null then
     -- A concurrent enroll may have inserted first: then use its row.
     insert into lms_public.enrollments (student_id, course_id) values (v_user_id, v_course.id)
-    on conflict (student_id, course_id) do nothing
+    on conflict on constraint enrollments_student_id_course_id_key do nothing
     returning * into v_enrollment;
     if v_enrollment.id is null then
       select * into v_enrollment from lms_public.enrollments e where e.student_id = v_user_id and e.course_id = v_course.id;
@@ -335,7 +335,7 @@ begin
   select * into v_lock from lms_private.lock_progress(start_lesson.lesson_id);
   insert into lms_public.lesson_progress as p (enrollment_id, lesson_id, status, started_at, last_accessed_at)
   values (v_lock.enrollment_id, start_lesson.lesson_id, 'in_progress', now(), now())
-  on conflict (enrollment_id, lesson_id) do update
+  on conflict on constraint lesson_progress_enrollment_id_lesson_id_key do update
     set status = case when p.status = 'not_started' then 'in_progress' else p.status end,
         started_at = coalesce(p.started_at, now()),
         last_accessed_at = now()
@@ -370,7 +370,7 @@ begin
   insert into lms_public.lesson_progress as p (enrollment_id, lesson_id, status, started_at, last_accessed_at, last_position_seconds, time_spent_seconds, completion_percentage)
   values (v_lock.enrollment_id, record_lesson_progress.lesson_id, 'in_progress', now(), clock_timestamp(), v_position, v_spent,
           case when (v_lock.lesson).duration_minutes > 0 then least(100, round(100.0 * v_position / ((v_lock.lesson).duration_minutes * 60), 2)) else 0 end)
-  on conflict (enrollment_id, lesson_id) do update
+  on conflict on constraint lesson_progress_enrollment_id_lesson_id_key do update
     set status = case when p.status = 'not_started' then 'in_progress' else p.status end,
         started_at = coalesce(p.started_at, now()),
         last_accessed_at = clock_timestamp(),
@@ -397,7 +397,7 @@ begin
   end if;
   insert into lms_public.lesson_progress as p (enrollment_id, lesson_id, status, started_at, completed_at, last_accessed_at, completion_percentage)
   values (v_lock.enrollment_id, complete_lesson.lesson_id, 'completed', now(), now(), now(), 100)
-  on conflict (enrollment_id, lesson_id) do update
+  on conflict on constraint lesson_progress_enrollment_id_lesson_id_key do update
     set status = 'completed',
         started_at = coalesce(p.started_at, now()),
         completed_at = coalesce(p.completed_at, now()),

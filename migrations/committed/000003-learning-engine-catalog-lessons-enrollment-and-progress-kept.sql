@@ -1,5 +1,5 @@
 --! Previous: sha1:acbbbcd75fa840adb00c3726d4cb82441f6d1e7c
---! Hash: sha1:8d214256b9f0f0234f9fba6239f2440c610c03f8
+--! Hash: sha1:bb43005ae6a7714f58ef98d01e2a789322e257a3
 --! Message: learning engine: catalog, lessons, enrollment and progress kept true by the database, reviews
 
 -- Courses: a price (0 is free) and a currency, and the public rating kept by a trigger.
@@ -699,7 +699,7 @@ begin
   if v_enrollment.id is null then
     -- A concurrent enroll may have inserted first: then use its row.
     insert into lms_public.enrollments (student_id, course_id) values (v_user_id, v_course.id)
-    on conflict (student_id, course_id) do nothing
+    on conflict on constraint enrollments_student_id_course_id_key do nothing
     returning * into v_enrollment;
     if v_enrollment.id is null then
       select * into v_enrollment from lms_public.enrollments e where e.student_id = v_user_id and e.course_id = v_course.id;
@@ -779,7 +779,7 @@ begin
   select * into v_lock from lms_private.lock_progress(start_lesson.lesson_id);
   insert into lms_public.lesson_progress as p (enrollment_id, lesson_id, status, started_at, last_accessed_at)
   values (v_lock.enrollment_id, start_lesson.lesson_id, 'in_progress', now(), now())
-  on conflict (enrollment_id, lesson_id) do update
+  on conflict on constraint lesson_progress_enrollment_id_lesson_id_key do update
     set status = case when p.status = 'not_started' then 'in_progress' else p.status end,
         started_at = coalesce(p.started_at, now()),
         last_accessed_at = now()
@@ -814,7 +814,7 @@ begin
   insert into lms_public.lesson_progress as p (enrollment_id, lesson_id, status, started_at, last_accessed_at, last_position_seconds, time_spent_seconds, completion_percentage)
   values (v_lock.enrollment_id, record_lesson_progress.lesson_id, 'in_progress', now(), clock_timestamp(), v_position, v_spent,
           case when (v_lock.lesson).duration_minutes > 0 then least(100, round(100.0 * v_position / ((v_lock.lesson).duration_minutes * 60), 2)) else 0 end)
-  on conflict (enrollment_id, lesson_id) do update
+  on conflict on constraint lesson_progress_enrollment_id_lesson_id_key do update
     set status = case when p.status = 'not_started' then 'in_progress' else p.status end,
         started_at = coalesce(p.started_at, now()),
         last_accessed_at = clock_timestamp(),
@@ -841,7 +841,7 @@ begin
   end if;
   insert into lms_public.lesson_progress as p (enrollment_id, lesson_id, status, started_at, completed_at, last_accessed_at, completion_percentage)
   values (v_lock.enrollment_id, complete_lesson.lesson_id, 'completed', now(), now(), now(), 100)
-  on conflict (enrollment_id, lesson_id) do update
+  on conflict on constraint lesson_progress_enrollment_id_lesson_id_key do update
     set status = 'completed',
         started_at = coalesce(p.started_at, now()),
         completed_at = coalesce(p.completed_at, now()),
