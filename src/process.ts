@@ -5,6 +5,7 @@ import type { Runner } from 'graphile-worker';
 import { loadConfig, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { migrateDatabase } from './db/migrate.ts';
+import { describeDemoAccounts, seedDemo } from './db/seed.ts';
 import { createApi } from './server/app.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH } from './server/preset.ts';
 import { startWorker } from '../worker/runner.ts';
@@ -39,7 +40,13 @@ export async function startProcess(options: ProcessOptions, config: Config = loa
     await database.stop();
   };
   try {
-    if (options.migrate) await migrateDatabase(database.connections, log);
+    if (options.migrate) {
+      await migrateDatabase(database.connections, log);
+      // The embedded database gets the demo on its first start; DATABASE_URL only on request.
+      if (config.demoData && (await seedDemo(database.connections.ownerUrl, config.bcryptCost, { onlyIfEmpty: config.databaseUrl === undefined }))) {
+        log(['demo data written; development-only accounts:', ...describeDemoAccounts()].join('\n'));
+      }
+    }
 
     let url: string | undefined;
     if (options.api) {
