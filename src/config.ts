@@ -31,6 +31,8 @@ export interface Config {
   readonly sessionMaxDays: number;
   /** How long a just-rotated refresh token answers "already rotated" rather than counting as reuse. */
   readonly refreshReuseIntervalSeconds: number;
+  /** How long after a quiz deadline a submission is still accepted. */
+  readonly quizGraceSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -158,6 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
       300,
       problems,
     ),
+    quizGraceSeconds: parseInteger('LMS_QUIZ_GRACE_SECONDS', nonEmpty(env.LMS_QUIZ_GRACE_SECONDS), 30, 0, 3600, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

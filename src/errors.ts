@@ -21,6 +21,9 @@ export const CUSTOM_ERROR_CODES = {
   EMTKN: 'An account with this email address already exists.',
   WEAKP: 'The password is too weak: 10 characters at least, 72 bytes at most.',
   PAYRQ: 'Payment required: the course has a price.',
+  ATMAX: 'No attempts left at this quiz.',
+  ATDON: 'The quiz attempt was already submitted.',
+  ATLAT: "The quiz attempt's time limit has passed.",
 } as const;
 
 /** PostgreSQL's own SQLSTATEs that describe the client's input rather than a server fault. */

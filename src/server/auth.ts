@@ -93,7 +93,10 @@ export interface RequestFacts {
 
 /** What PostgreSQL needs to know about the request: its role, the user, the session, the client. */
 export function pgSettingsFor(config: Config, { identity, clientIp }: RequestFacts): Record<string, string> {
-  const common: Record<string, string> = { 'lms.bcrypt_cost': String(config.bcryptCost) };
+  const common: Record<string, string> = {
+    'lms.bcrypt_cost': String(config.bcryptCost),
+    'lms.quiz_grace_seconds': String(config.quizGraceSeconds),
+  };
   if (clientIp !== undefined) common['lms.client_ip'] = clientIp;
   if (identity === undefined) return { ...common, role: ANONYMOUS_ROLE };
   return {

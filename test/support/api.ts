@@ -36,7 +36,7 @@ export function accessToken(config: Config, user: TestUser, overrides: jwt.SignO
 /** The Express app with PostGraphile, listening on a free port, connected as the authenticator. */
 export async function startTestApi(db: TestDatabase, options: { authUrl?: string; env?: Record<string, string> } = {}): Promise<TestApi> {
   const config = testConfig(db, options.env);
-  const pool = new pg.Pool({ connectionString: options.authUrl ?? db.authUrl, max: 4, connectionTimeoutMillis: 1000 });
+  const pool = new pg.Pool({ connectionString: options.authUrl ?? db.authUrl, max: 4, connectionTimeoutMillis: 5000 });
   pool.on('error', () => {});
   const api = createApi(config, pool);
   const server = http.createServer(api.app);

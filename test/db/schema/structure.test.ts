@@ -15,6 +15,8 @@ const API_ROLES = [AUTHENTICATOR, ...VISITORS];
 const COURSE_COLUMNS = 'category, course_metadata, currency, description, difficulty_level, estimated_duration_minutes';
 const LESSON_COLUMNS = 'content, course_id, description, duration_minutes, is_preview, lesson_metadata, lesson_type, order_index, parent_lesson_id, slug, title, video_url';
 const LESSON_UPDATE_COLUMNS = 'content, description, duration_minutes, is_preview, lesson_metadata, lesson_type, parent_lesson_id, slug, title, video_url';
+const QUIZ_COLUMNS = 'description, is_published';
+const QUIZ_TAIL = 'max_attempts, passing_score, quiz_type, show_correct_answers, shuffle_options, shuffle_questions, time_limit_minutes, title';
 const WRITE_ALLOWLIST = [
   'lms_admin: UPDATE (full_name, profile_metadata) ON lms_public.users',
   'lms_instructor: UPDATE (full_name, profile_metadata) ON lms_public.users',
@@ -32,10 +34,22 @@ const WRITE_ALLOWLIST = [
   'lms_admin: UPDATE (rating, review) ON lms_public.enrollments',
   'lms_instructor: UPDATE (rating, review) ON lms_public.enrollments',
   'lms_student: UPDATE (rating, review) ON lms_public.enrollments',
+  // Quiz settings; questions and keys go through save_quiz_question, attempts through functions.
+  `lms_admin: INSERT (${QUIZ_COLUMNS}, lesson_id, ${QUIZ_TAIL}) ON lms_public.quizzes`,
+  `lms_instructor: INSERT (${QUIZ_COLUMNS}, lesson_id, ${QUIZ_TAIL}) ON lms_public.quizzes`,
+  `lms_admin: UPDATE (${QUIZ_COLUMNS}, ${QUIZ_TAIL}) ON lms_public.quizzes`,
+  `lms_instructor: UPDATE (${QUIZ_COLUMNS}, ${QUIZ_TAIL}) ON lms_public.quizzes`,
 ];
 
 // DELETE is granted on whole tables where RLS decides: instructors delete their own drafts.
-const DELETE_ALLOWLIST = ['lms_admin: DELETE ON lms_public.courses', 'lms_instructor: DELETE ON lms_public.courses'];
+const DELETE_ALLOWLIST = [
+  'lms_admin: DELETE ON lms_public.courses',
+  'lms_instructor: DELETE ON lms_public.courses',
+  'lms_admin: DELETE ON lms_public.quiz_questions',
+  'lms_instructor: DELETE ON lms_public.quiz_questions',
+  'lms_admin: DELETE ON lms_public.quizzes',
+  'lms_instructor: DELETE ON lms_public.quizzes',
+];
 
 // Anchors from both schemas: a query that misses them is looking in the wrong place.
 const KNOWN_TABLES = ['lms_public.users', 'lms_public.payments', 'lms_private.user_passwords', 'lms_private.refresh_tokens'];
