@@ -201,8 +201,9 @@ create or replace function lms_private.find_refresh_token(p_token text) returns 
   set search_path = pg_catalog, public, pg_temp
 as $$
   select t.* from lms_private.refresh_tokens t
-  where t.token_jti = split_part(coalesce(p_token, ''), '.', 1)
-    and t.secret_hash = digest(split_part(coalesce(p_token, ''), '.', 2), 'sha256')
+  where coalesce(p_token, '') ~ '^[0-9a-f]{32}\.[0-9a-f]{64}$'
+    and t.token_jti = split_part(p_token, '.', 1)
+    and t.secret_hash = digest(split_part(p_token, '.', 2), 'sha256')
 $$;
 comment on function lms_private.find_refresh_token(text) is 'The refresh token row a presented token names, when its secret matches.';
 
@@ -284,6 +285,16 @@ as $$
 $$;
 comment on function lms_private.matching_totp_step(text, text, bigint) is 'The time step whose TOTP code is p_code (within one step of now, after p_after_step), or null.';
 
+create or replace function lms_private.normalise_recovery_code(p_code text) returns text
+  language sql immutable
+  set search_path = pg_catalog, public, pg_temp
+as $$
+  -- Recovery codes are issued as xxxxx-xxxxx; accept them typed in any case, with or without separators.
+  select case when char_length(c) = 10 then substr(c, 1, 5) || '-' || substr(c, 6, 5) else c end
+  from (select regexp_replace(lower(coalesce(p_code, '')), '[^0-9a-f]', '', 'g') as c) x
+$$;
+comment on function lms_private.normalise_recovery_code(text) is 'The canonical xxxxx-xxxxx form of a recovery code as typed.';
+
 create or replace function lms_private.consume_mfa_code(p_user_id uuid, p_code text) returns boolean
   language plpgsql volatile
   set search_path = pg_catalog, public, pg_temp
@@ -304,7 +315,7 @@ begin
   end if;
   update lms_private.mfa_recovery_codes set used_at = now()
   where id = (select r.id from lms_private.mfa_recovery_codes r
-              where r.user_id = p_user_id and r.used_at is null and r.code_hash = digest(lower(v_code), 'sha256')
+              where r.user_id = p_user_id and r.used_at is null and r.code_hash = digest(lms_private.normalise_recovery_code(v_code), 'sha256')
               limit 1);
   if found then
     perform lms_private.log_security_event('mfa_recovery_code_used', p_user_id);
@@ -390,7 +401,8 @@ declare
   v_hash text;
   v_grant lms_private.session_grant;
 begin
-  select u.* into v_user from lms_public.users u where u.email = v_email;
+  -- One login at a time per account: overlapping attempts must all count toward the lockout.
+  select u.* into v_user from lms_public.users u where u.email = v_email for no key update;
   if v_user.id is null then
     -- The same bcrypt work as for a real account, so that timing tells nothing.
     perform crypt(coalesce(p_password, ''), gen_salt('bf', lms_private.bcrypt_cost()));
@@ -608,24 +620,29 @@ end
 $$;
 comment on function lms_public.reset_password(text, text) is E'@resultFieldName success\nSets a new password with the token from the reset email, and ends every session (TKEXP, WEAKP).';
 
-create or replace function lms_public.change_password(current_password text, new_password text) returns boolean
+create or replace function lms_private.change_password(p_current_password text, p_new_password text) returns text
   language plpgsql volatile security definer
   set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_user_id uuid := lms_private.require_user();
+  v_hash text := lms_private.hash_password(p_new_password);
 begin
-  if not lms_private.password_matches(v_user_id, current_password) then
-    perform lms_private.log_security_event('password_change_failed', v_user_id);
-    raise exception using errcode = 'CREDS', message = 'the current password is wrong';
+  perform 1 from lms_public.users u where u.id = v_user_id for no key update;
+  if exists (select from lms_private.user_lockouts l where l.user_id = v_user_id and l.locked_until > now()) then
+    return 'locked';
   end if;
-  update lms_private.user_passwords set password_hash = lms_private.hash_password(new_password) where user_id = v_user_id;
+  if not lms_private.password_matches(v_user_id, p_current_password) then
+    perform lms_private.record_login_failure(v_user_id, null, 'wrong_current_password');
+    return 'invalid_credentials';
+  end if;
+  update lms_private.user_passwords set password_hash = v_hash where user_id = v_user_id;
   perform lms_private.log_security_event('password_changed', v_user_id, jsonb_build_object(
     'sessions_revoked', lms_private.revoke_refresh_tokens(v_user_id, 'password_change', lms_private.current_session_id())));
-  return true;
+  return 'ok';
 end
 $$;
-comment on function lms_public.change_password(text, text) is E'@resultFieldName success\nChanges the signed-in user''s password and ends their other sessions (CREDS, WEAKP).';
+comment on function lms_private.change_password(text, text) is 'Changes the signed-in user''s password and ends their other sessions. A wrong current password is recorded and counts toward the lockout, so it returns a status (ok, invalid_credentials, locked) for the API to turn into an error; a weak new password raises WEAKP.';
 
 create or replace function lms_public.update_profile(full_name text, profile_metadata jsonb) returns lms_public.users
   language plpgsql volatile
@@ -704,27 +721,32 @@ end
 $$;
 comment on function lms_private.confirm_mfa(text) is 'Turns MFA on once a code from the pending secret checks out (MFABD otherwise), and returns ten one-time recovery codes, shown once.';
 
-create or replace function lms_public.disable_mfa(code text) returns boolean
+create or replace function lms_private.disable_mfa(p_code text) returns text
   language plpgsql volatile security definer
   set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_user_id uuid := lms_private.require_user();
 begin
+  perform 1 from lms_public.users u where u.id = v_user_id for no key update;
   if not exists (select from lms_public.users u where u.id = v_user_id and u.mfa_enabled) then
-    raise exception using errcode = 'MFAOF', message = 'MFA is not on';
+    return 'mfa_off';
   end if;
-  if not lms_private.consume_mfa_code(v_user_id, code) then
-    raise exception using errcode = 'MFABD', message = 'the code is not valid';
+  if exists (select from lms_private.user_lockouts l where l.user_id = v_user_id and l.locked_until > now()) then
+    return 'locked';
+  end if;
+  if not lms_private.consume_mfa_code(v_user_id, p_code) then
+    perform lms_private.record_login_failure(v_user_id, null, 'wrong_mfa_code');
+    return 'invalid_mfa_code';
   end if;
   delete from lms_private.user_mfa where user_id = v_user_id;
   delete from lms_private.mfa_recovery_codes where user_id = v_user_id;
   update lms_public.users set mfa_enabled = false where id = v_user_id;
   perform lms_private.log_security_event('mfa_disabled', v_user_id);
-  return true;
+  return 'ok';
 end
 $$;
-comment on function lms_public.disable_mfa(code text) is E'@resultFieldName success\nTurns MFA off, with a current code or a recovery code (MFABD, MFAOF).';
+comment on function lms_private.disable_mfa(text) is 'Turns MFA off with a current code or a recovery code. A wrong code is recorded and counts toward the lockout, so it returns a status (ok, invalid_mfa_code, mfa_off, locked) for the API to turn into an error.';
 
 --------------------------------------------------------------------------------
 -- Admin control.
@@ -912,7 +934,7 @@ begin
         'find_refresh_token', 'revoke_refresh_tokens', 'session_status', 'base32_decode', 'totp_code', 'matching_totp_step', 'consume_mfa_code',
         'record_login_failure', 'register', 'login', 'refresh_session', 'logout', 'logout_everywhere', 'issue_email_token',
         'use_email_token', 'verify_email', 'resend_verification_email', 'request_password_reset', 'reset_password',
-        'change_password', 'update_profile', 'begin_mfa_enrollment', 'confirm_mfa', 'disable_mfa', 'set_user_role',
+        'change_password', 'update_profile', 'begin_mfa_enrollment', 'confirm_mfa', 'disable_mfa', 'set_user_role', 'normalise_recovery_code',
         'set_user_active', 'reset_user_mfa', 'create_admin', 'consume_rate_limit', 'purge_stale_auth_state',
         'current_user_profile', 'tg_users__require_password')
   loop
@@ -929,9 +951,9 @@ grant execute on function
   lms_public.request_password_reset(text), lms_public.reset_password(text, text), lms_public.current_user_profile()
   to lms_anonymous, lms_student, lms_instructor, lms_admin;
 grant execute on function
-  lms_public.logout_everywhere(), lms_public.resend_verification_email(), lms_public.change_password(text, text),
+  lms_public.logout_everywhere(), lms_public.resend_verification_email(), lms_private.change_password(text, text),
   lms_public.update_profile(text, jsonb), lms_private.begin_mfa_enrollment(text), lms_private.confirm_mfa(text),
-  lms_public.disable_mfa(text)
+  lms_private.disable_mfa(text)
   to lms_student, lms_instructor, lms_admin;
 grant execute on function
   lms_public.set_user_role(uuid, text), lms_public.set_user_active(uuid, boolean), lms_public.reset_user_mfa(uuid)

@@ -13,9 +13,10 @@ create or replace function lms_private.is_admin() returns boolean
   language sql stable parallel safe
   set search_path = pg_catalog, public, pg_temp
 as $$
-  select current_user = 'lms_admin'
+  -- The role setting, not current_user: inside a security definer function current_user is the owner.
+  select current_setting('role', true) = 'lms_admin'
 $$;
-comment on function lms_private.is_admin() is 'True when the request runs as the lms_admin role.';
+comment on function lms_private.is_admin() is 'True when the request runs as the lms_admin role (SET ROLE by the API), also inside definer functions.';
 
 create or replace function lms_private.add_job(
   identifier text,

@@ -16,6 +16,7 @@ interface SessionGrant {
 
 /** Each status that is not `ok`, as the client sees it. */
 const STATUS_ERRORS: Record<string, [code: string, message: string]> = {
+  mfa_off: ['MFAOF', 'MFA is not on.'],
   invalid_credentials: ['CREDS', 'The email or password is wrong.'],
   locked: ['LOCKD', 'Too many failed logins: the account is locked for 15 minutes.'],
   account_disabled: ['DISBL', 'This account is deactivated.'],
@@ -27,11 +28,15 @@ const STATUS_ERRORS: Record<string, [code: string, message: string]> = {
   token_reused: ['TKRUS', 'This refresh token was already used; every session has been ended. Sign in again.'],
 };
 
-function tokensFor(config: Config, grant: SessionGrant): { accessToken: string; refreshToken: string } {
-  if (grant.status !== 'ok') {
-    const [code, message] = STATUS_ERRORS[grant.status] ?? ['INVAL', grant.status];
+function assertOk(status: string): void {
+  if (status !== 'ok') {
+    const [code, message] = STATUS_ERRORS[status] ?? ['INVAL', status];
     throw new SafeError(message, { code });
   }
+}
+
+function tokensFor(config: Config, grant: SessionGrant): { accessToken: string; refreshToken: string } {
+  assertOk(grant.status);
   return {
     accessToken: signAccessToken(config, { userId: grant.user_id!, role: grant.role!, sessionId: grant.session_id! }),
     refreshToken: grant.refresh_token!,
@@ -67,6 +72,17 @@ export function makeIdentityPlugin(config: Config) {
         input ConfirmMfaInput {
           code: String!
         }
+        input DisableMfaInput {
+          "A current TOTP code, or a recovery code."
+          code: String!
+        }
+        input ChangePasswordInput {
+          currentPassword: String!
+          newPassword: String!
+        }
+        type SuccessPayload {
+          success: Boolean!
+        }
         "A new session: a 15-minute access token (send it as Authorization: Bearer) and a refresh token (send it to refreshSession)."
         type SessionPayload {
           accessToken: String!
@@ -94,6 +110,10 @@ export function makeIdentityPlugin(config: Config) {
           enableMfa(input: EnableMfaInput): EnableMfaPayload
           "Turns MFA on with a code from the authenticator, and returns recovery codes. Errors: NOAUT, MFABD."
           confirmMfa(input: ConfirmMfaInput!): ConfirmMfaPayload
+          "Turns MFA off with a current code or a recovery code. Wrong codes count toward the lockout. Errors: NOAUT, MFAOF, MFABD, LOCKD."
+          disableMfa(input: DisableMfaInput!): SuccessPayload
+          "Changes the signed-in user's password and ends their other sessions. Wrong current passwords count toward the lockout. Errors: NOAUT, CREDS, LOCKD, WEAKP."
+          changePassword(input: ChangePasswordInput!): SuccessPayload
         }
       `,
       objects: {
@@ -135,6 +155,23 @@ export function makeIdentityPlugin(config: Config) {
                   return { secret, otpauthUrl, qrCodeDataUrl: await QRCode.toDataURL(otpauthUrl) };
                 },
               );
+            },
+            disableMfa(_, { $input }) {
+              const $status = sideEffectWithPgClient(executor, $input, async (client, input: any) => {
+                const { rows } = await client.query<{ status: string }>({ text: 'select lms_private.disable_mfa($1) as status', values: [input.code] });
+                return rows[0]!.status;
+              });
+              return lambda($status, (status) => (assertOk(status), { success: true }));
+            },
+            changePassword(_, { $input }) {
+              const $status = sideEffectWithPgClient(executor, $input, async (client, input: any) => {
+                const { rows } = await client.query<{ status: string }>({
+                  text: 'select lms_private.change_password($1, $2) as status',
+                  values: [input.currentPassword, input.newPassword],
+                });
+                return rows[0]!.status;
+              });
+              return lambda($status, (status) => (assertOk(status), { success: true }));
             },
             confirmMfa(_, { $input }) {
               return sideEffectWithPgClient(executor, $input, async (client, input: any) => {
