@@ -15,59 +15,65 @@
 -- then writes progress. A change to a course's lessons recalculates every enrollment of the
 -- course, locking them in id order. One order everywhere: no deadlocks, no lost updates.
 
-create or replace function lms_private.recalculate_enrollment(p_enrollment_id uuid) returns void
+create or replace function lms_private.recalculate_enrollments(p_course_id uuid, p_enrollment_id uuid default null) returns void
   language plpgsql volatile
   set search_path = pg_catalog, public, pg_temp
 as $$
-declare
-  v_course_id uuid;
-  v_total integer;
-  v_completed integer;
-  v_time integer;
-  v_started timestamptz;
-  v_last timestamptz;
 begin
-  select e.course_id into v_course_id from lms_public.enrollments e where e.id = p_enrollment_id for update;
-  if v_course_id is null then
-    return;
-  end if;
-  select count(*) into v_total from lms_private.counting_lesson_ids(v_course_id);
-  select count(*) into v_completed from lms_public.lesson_progress p
-  where p.enrollment_id = p_enrollment_id and p.status = 'completed'
-    and p.lesson_id in (select lms_private.counting_lesson_ids(v_course_id));
-  select coalesce(sum(p.time_spent_seconds), 0), min(p.started_at), max(greatest(p.last_accessed_at, p.started_at, p.completed_at))
-    into v_time, v_started, v_last
-  from lms_public.lesson_progress p where p.enrollment_id = p_enrollment_id;
+  -- Lock first, in id order (the order every writer follows); then read in a new statement,
+  -- so that progress committed while we waited is counted.
+  perform 1 from lms_public.enrollments e
+  where e.course_id = p_course_id and (p_enrollment_id is null or e.id = p_enrollment_id)
+  order by e.id for update;
+  with counting as (
+    select id from lms_private.counting_lesson_ids(p_course_id) as c(id)
+  ), facts as (
+    select e.id,
+           (select count(*) from counting)::integer as total,
+           count(p.id) filter (where p.status = 'completed' and p.lesson_id in (select id from counting))::integer as completed,
+           coalesce(sum(p.time_spent_seconds), 0)::integer as time_spent,
+           min(p.started_at) as started,
+           max(greatest(p.last_accessed_at, p.started_at, p.completed_at)) as last_access
+    from lms_public.enrollments e
+    left join lms_public.lesson_progress p on p.enrollment_id = e.id
+    where e.course_id = p_course_id and (p_enrollment_id is null or e.id = p_enrollment_id)
+    group by e.id
+  ), target as (
+    select f.*, case when e.status = 'active' and f.total > 0 and f.completed = f.total then 'completed' else e.status end as status
+    from facts f join lms_public.enrollments e on e.id = f.id
+  )
   update lms_public.enrollments e set
-    total_lessons_count = v_total,
-    completed_lessons_count = v_completed,
-    progress_percentage = case when v_total = 0 then 0 else round(100.0 * v_completed / v_total, 2) end,
-    total_time_spent_seconds = v_time,
-    started_at = v_started,
-    last_accessed_at = v_last,
-    status = case when e.status = 'active' and v_total > 0 and v_completed = v_total then 'completed' else e.status end,
-    completed_at = case when e.status = 'active' and v_total > 0 and v_completed = v_total then coalesce(e.completed_at, now()) else e.completed_at end
-  where e.id = p_enrollment_id
+    total_lessons_count = t.total,
+    completed_lessons_count = t.completed,
+    progress_percentage = case when t.total = 0 then 0 else round(100.0 * t.completed / t.total, 2) end,
+    total_time_spent_seconds = t.time_spent,
+    started_at = t.started,
+    last_accessed_at = t.last_access,
+    status = t.status,
+    completed_at = case when t.status = 'completed' then coalesce(e.completed_at, now()) else e.completed_at end
+  from target t
+  where e.id = t.id
     and (e.total_lessons_count, e.completed_lessons_count, e.total_time_spent_seconds, e.started_at, e.last_accessed_at, e.status)
-        is distinct from (v_total, v_completed, v_time, v_started, v_last,
-                          case when e.status = 'active' and v_total > 0 and v_completed = v_total then 'completed' else e.status end);
+        is distinct from (t.total, t.completed, t.time_spent, t.started, t.last_access, t.status);
 end
 $$;
-comment on function lms_private.recalculate_enrollment(uuid) is 'Brings one enrollment back to its invariants, under its row lock; costs O(lessons of the course).';
+comment on function lms_private.recalculate_enrollments(uuid, uuid) is 'Brings a course''s enrollments (or one of them) back to their invariants in one set-based statement, under their row locks taken in id order. One enrollment costs O(lessons of the course).';
+
+create or replace function lms_private.recalculate_enrollment(p_enrollment_id uuid) returns void
+  language sql volatile
+  set search_path = pg_catalog, public, pg_temp
+as $$
+  select lms_private.recalculate_enrollments(e.course_id, e.id) from lms_public.enrollments e where e.id = p_enrollment_id
+$$;
+comment on function lms_private.recalculate_enrollment(uuid) is 'Brings one enrollment back to its invariants.';
 
 create or replace function lms_private.recalculate_course_enrollments(p_course_id uuid) returns void
-  language plpgsql volatile
+  language sql volatile
   set search_path = pg_catalog, public, pg_temp
 as $$
-declare
-  v_id uuid;
-begin
-  for v_id in select e.id from lms_public.enrollments e where e.course_id = p_course_id order by e.id for update loop
-    perform lms_private.recalculate_enrollment(v_id);
-  end loop;
-end
+  select lms_private.recalculate_enrollments(p_course_id)
 $$;
-comment on function lms_private.recalculate_course_enrollments(uuid) is 'Recalculates every enrollment of a course, locking them in id order; run when the course''s lessons change.';
+comment on function lms_private.recalculate_course_enrollments(uuid) is 'Recalculates every enrollment of a course at once; run when the course''s lessons change.';
 
 create or replace function lms_private.tg_lesson_progress__recalculate() returns trigger
   language plpgsql security definer
