@@ -1,7 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import type { Runner } from 'graphile-worker';
 import { loadConfig, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { migrateDatabase } from './db/migrate.ts';
@@ -79,8 +78,8 @@ export async function startProcess(options: ProcessOptions, config: Config = loa
     }
 
     if (options.worker) {
-      const runner: Runner = await startWorker(config, database.connections.ownerUrl);
-      stops.push(() => runner.stop());
+      const worker = await startWorker(config, database.connections.ownerUrl);
+      stops.push(() => worker.stop());
       log(`worker running (concurrency ${config.workerConcurrency})`);
     }
     return { config, database, url, stop: stopAll };

@@ -1,4 +1,5 @@
-import { run, Logger, type Runner } from 'graphile-worker';
+import pg from 'pg';
+import { run, Logger } from 'graphile-worker';
 import type { Config } from '../src/config.ts';
 import { logger } from '../src/log.ts';
 import { makeTaskList } from './tasks/index.ts';
@@ -6,18 +7,40 @@ import { crontab } from './crontab.ts';
 
 const log = logger('worker');
 
-/** Starts graphile-worker as the schema owner. Signals are ours to handle (see src/process.ts). */
-export function startWorker(config: Config, ownerUrl: string): Promise<Runner> {
-  return run({
-    connectionString: ownerUrl,
-    concurrency: config.workerConcurrency,
-    noHandleSignals: true,
-    pollInterval: 2000,
-    taskList: makeTaskList(config),
-    crontab,
-    logger: new Logger((scope) => (level, message) => {
-      if (level === 'debug') return;
-      log(`${scope.taskIdentifier ? `${scope.taskIdentifier}: ` : ''}${message}`);
-    }),
-  });
+export interface Worker {
+  /** Lets running jobs finish (or releases them), then closes the worker's connections. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts graphile-worker as the schema owner, on a pool of our own: its runner.stop() does not
+ * wait for its connections to close, and the database must not stop before they have.
+ * Signals are ours to handle (see src/process.ts).
+ */
+export async function startWorker(config: Config, ownerUrl: string): Promise<Worker> {
+  const pgPool = new pg.Pool({ connectionString: ownerUrl, max: config.workerConcurrency + 2 });
+  pgPool.on('error', (error) => log(`idle worker connection failed: ${error.message}`));
+  try {
+    const runner = await run({
+      pgPool,
+      concurrency: config.workerConcurrency,
+      noHandleSignals: true,
+      pollInterval: 2000,
+      taskList: makeTaskList(config),
+      crontab,
+      logger: new Logger((scope) => (level, message) => {
+        if (level === 'debug') return;
+        log(`${scope.taskIdentifier ? `${scope.taskIdentifier}: ` : ''}${message}`);
+      }),
+    });
+    return {
+      async stop() {
+        await runner.stop();
+        await pgPool.end();
+      },
+    };
+  } catch (error) {
+    await pgPool.end();
+    throw error;
+  }
 }

@@ -25,6 +25,8 @@ export function makePreset(config: Config, authPool: pg.Pool): GraphileConfig.Pr
       graphiqlOnGraphQLGET: false,
       graphiqlPath: GRAPHIQL_PATH,
       maxRequestLength: MAX_BODY_BYTES,
+      // JSON only: the rate limiter reads the parsed JSON body, and other types invite CSRF.
+      allowedRequestContentTypes: ['application/json'],
       watch: false,
       maskError,
     },

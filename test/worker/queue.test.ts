@@ -1,11 +1,10 @@
-import type { Runner } from 'graphile-worker';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { insertUser } from '../support/fixtures.ts';
 import { testConfig } from '../support/api.ts';
-import { startWorker } from '../../worker/runner.ts';
+import { startWorker, type Worker } from '../../worker/runner.ts';
 
 let db: TestDatabase;
-let runner: Runner;
+let runner: Worker;
 
 beforeAll(async () => {
   db = await createTestDatabase();

@@ -234,7 +234,7 @@ describe('lms_public.reset_password, as lms_anonymous', () => {
 });
 
 describe('lms_public.resend_verification_email', () => {
-  it('queues a verification job for an unverified user, none for a verified one; anonymous gets 42501', () =>
+  it('queues a verification job for an unverified user, none for a verified one; anonymous gets NOAUT', () =>
     db.transaction(async (tx) => {
       const unverified = await insertUser(tx.client);
       const verified = await insertUser(tx.client);
@@ -248,7 +248,7 @@ describe('lms_public.resend_verification_email', () => {
         { key: `users__send_verification_email:${unverified.id}`, payload: { userId: unverified.id } },
       ]);
       await tx.becomeAnonymous();
-      await expectSqlError(tx, 'select lms_public.resend_verification_email()', [], '42501');
+      await expectSqlError(tx, 'select lms_public.resend_verification_email()', [], 'NOAUT');
     }));
 });
 

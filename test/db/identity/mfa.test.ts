@@ -138,12 +138,12 @@ describe('enrollment: begin_mfa_enrollment and confirm_mfa, as the user', () => 
       await expectSqlError(tx, 'select lms_private.begin_mfa_enrollment($1)', ['not base32 at all!'], 'INVAL');
     }));
 
-  it('anonymous may neither begin nor confirm (42501)', () =>
+  it('anonymous may neither begin, confirm nor disable (NOAUT)', () =>
     db.transaction(async (tx) => {
       await tx.becomeAnonymous();
-      await expectSqlError(tx, 'select lms_private.begin_mfa_enrollment($1)', [generateSecret()], '42501');
-      await expectSqlError(tx, 'select lms_private.confirm_mfa($1)', ['123456'], '42501');
-      await expectSqlError(tx, 'select lms_private.disable_mfa($1)', ['123456'], '42501');
+      await expectSqlError(tx, 'select lms_private.begin_mfa_enrollment($1)', [generateSecret()], 'NOAUT');
+      await expectSqlError(tx, 'select lms_private.confirm_mfa($1)', ['123456'], 'NOAUT');
+      await expectSqlError(tx, 'select lms_private.disable_mfa($1)', ['123456'], 'NOAUT');
     }));
 });
 
