@@ -85,8 +85,8 @@ begin
     return new;
   end if;
   v_base := lms_private.slugify(new.title);
-  -- Serialise generators of one base, so that two courses titled alike get different slugs.
-  perform pg_advisory_xact_lock(hashtext('lms_public.courses.slug:' || v_base));
+  -- Serialise slug generation: "intro" and "intro-2" are different bases that can meet.
+  perform pg_advisory_xact_lock(hashtext('lms_public.courses.slug'));
   v_candidate := v_base;
   while exists (select from lms_public.courses c where c.slug = v_candidate and c.id <> new.id) loop
     v_suffix := v_suffix + 1;
@@ -243,7 +243,7 @@ declare
   v_lesson record;
 begin
   perform lms_private.require_course_manager(course_id);
-  select * into v_course from lms_public.courses c where c.id = publish_course.course_id for update;
+  select * into v_course from lms_public.courses c where c.id = publish_course.course_id for no key update;
   if not exists (select from lms_private.counting_lesson_ids(v_course.id)) then
     raise exception using errcode = 'INVAL', message = 'a course needs at least one lesson that counts toward completion before it is published';
   end if;
@@ -283,7 +283,7 @@ declare
   v_live uuid[];
 begin
   perform lms_private.require_course_manager(course_id);
-  perform 1 from lms_public.courses c where c.id = reorder_lessons.course_id for update;
+  perform 1 from lms_public.courses c where c.id = reorder_lessons.course_id for no key update;
   select coalesce(array_agg(l.id order by l.id), '{}') into v_live
   from lms_public.lessons l where l.course_id = reorder_lessons.course_id and l.archived_at is null;
   if lesson_ids is null or cardinality(lesson_ids) <> cardinality(v_live)
@@ -332,15 +332,17 @@ create or replace function lms_private.tg_lessons__archive_instead_of_delete() r
   set search_path = pg_catalog, public, pg_temp
 as $$
 begin
+  -- Archived children still point at their section, so a section with any child is archived too.
   if exists (select from lms_public.lesson_progress p where p.lesson_id = old.id)
-     or exists (select from lms_public.quiz_attempts a join lms_public.quizzes q on q.id = a.quiz_id where q.lesson_id = old.id) then
+     or exists (select from lms_public.quiz_attempts a join lms_public.quizzes q on q.id = a.quiz_id where q.lesson_id = old.id)
+     or exists (select from lms_public.lessons c where c.parent_lesson_id = old.id) then
     update lms_public.lessons set archived_at = coalesce(archived_at, now()) where id = old.id;
     return null;
   end if;
   return old;
 end
 $$;
-comment on function lms_private.tg_lessons__archive_instead_of_delete() is 'Trigger: a lesson with progress or quiz attempts is archived instead of deleted, so that the cascades cannot destroy grades.';
+comment on function lms_private.tg_lessons__archive_instead_of_delete() is 'Trigger: a lesson with progress, quiz attempts or (archived) children is archived instead of deleted, so that the cascades cannot destroy grades.';
 
 --------------------------------------------------------------------------------
 -- Reviews: a course's public rating, kept by a trigger.
@@ -351,7 +353,8 @@ create or replace function lms_private.refresh_course_rating(p_course_id uuid) r
 as $$
 begin
   -- Lock first, then read in a new statement: a concurrent review committed while we waited is counted.
-  perform 1 from lms_public.courses c where c.id = p_course_id for update;
+  -- NO KEY UPDATE: it does not conflict with the KEY SHARE that a new lesson's foreign key takes.
+  perform 1 from lms_public.courses c where c.id = p_course_id for no key update;
   update lms_public.courses c
   set average_rating = r.average, review_count = r.reviews
   from (select round(avg(e.rating), 2) as average, count(e.rating)::integer as reviews

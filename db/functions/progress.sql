@@ -11,20 +11,26 @@
 --   status becomes 'completed' (and completed_at is set, once) when every counting lesson is
 --   complete; a completion already earned stays earned when new lessons arrive.
 --
--- Locking: an operation locks the lesson (KEY SHARE), then its enrollment row (FOR UPDATE),
--- then writes progress. A change to a course's lessons recalculates every enrollment of the
--- course, locking them in id order. One order everywhere: no deadlocks, no lost updates.
+-- Locking: an operation locks the lesson (KEY SHARE), then its enrollment row (NO KEY UPDATE),
+-- then writes progress. A change to a course's lessons takes the course's content lock
+-- (exclusive; enroll takes it shared) and recalculates every enrollment of the course,
+-- locking them in id order. One order everywhere: no deadlocks, no lost updates.
 
 create or replace function lms_private.recalculate_enrollments(p_course_id uuid, p_enrollment_id uuid default null) returns void
   language plpgsql volatile
   set search_path = pg_catalog, public, pg_temp
 as $$
 begin
+  -- A change to the course's lessons excludes enrollments in progress (see lms_public.enroll),
+  -- so that no new enrollment misses it.
+  if p_enrollment_id is null then
+    perform pg_advisory_xact_lock(hashtext('lms:course-content:' || p_course_id));
+  end if;
   -- Lock first, in id order (the order every writer follows); then read in a new statement,
   -- so that progress committed while we waited is counted.
   perform 1 from lms_public.enrollments e
   where e.course_id = p_course_id and (p_enrollment_id is null or e.id = p_enrollment_id)
-  order by e.id for update;
+  order by e.id for no key update;
   with counting as (
     select id from lms_private.counting_lesson_ids(p_course_id) as c(id)
   ), facts as (
@@ -246,9 +252,11 @@ declare
   v_course lms_public.courses;
   v_enrollment lms_public.enrollments;
 begin
+  -- Shared with other enrollments, exclusive of lesson changes: a lesson added meanwhile is counted.
+  perform pg_advisory_xact_lock_shared(hashtext('lms:course-content:' || enroll.course_id));
   select * into v_course from lms_public.courses c where c.id = enroll.course_id;
   select * into v_enrollment from lms_public.enrollments e
-  where e.student_id = v_user_id and e.course_id = enroll.course_id for update;
+  where e.student_id = v_user_id and e.course_id = enroll.course_id for no key update;
   if v_enrollment.id is not null and v_enrollment.status in ('active', 'completed') then
     return v_enrollment;
   end if;
@@ -285,7 +293,7 @@ declare
   v_enrollment lms_public.enrollments;
 begin
   select * into v_enrollment from lms_public.enrollments e
-  where e.student_id = v_user_id and e.course_id = drop_course.course_id for update;
+  where e.student_id = v_user_id and e.course_id = drop_course.course_id for no key update;
   if v_enrollment.id is null then
     raise exception using errcode = 'NTFND', message = 'you are not enrolled in this course';
   end if;
@@ -318,7 +326,7 @@ begin
   end if;
   select e.id into v_enrollment_id from lms_public.enrollments e
   where e.student_id = v_user_id and e.course_id = v_lesson.course_id and e.status in ('active', 'completed')
-  for update;
+  for no key update;
   if v_enrollment_id is null then
     raise exception using errcode = 'FRBDN', message = 'enroll in the course first';
   end if;
@@ -371,7 +379,8 @@ begin
   select * into v_progress from lms_public.lesson_progress p
   where p.enrollment_id = v_lock.enrollment_id and p.lesson_id = record_lesson_progress.lesson_id;
   -- No more time than has passed since the last heartbeat (or the start).
-  v_since_last := coalesce(ceil(extract(epoch from clock_timestamp() - coalesce(v_progress.last_accessed_at, v_progress.started_at)))::integer, 0);
+  -- Whole seconds, rounded down: rapid heartbeats must not each earn a second.
+  v_since_last := coalesce(floor(extract(epoch from clock_timestamp() - coalesce(v_progress.last_accessed_at, v_progress.started_at)))::integer, 0);
   v_spent := least(seconds_spent, greatest(v_since_last, 0));
   insert into lms_public.lesson_progress as p (enrollment_id, lesson_id, status, started_at, last_accessed_at, last_position_seconds, time_spent_seconds, completion_percentage)
   values (v_lock.enrollment_id, record_lesson_progress.lesson_id, 'in_progress', now(), clock_timestamp(), v_position, v_spent,

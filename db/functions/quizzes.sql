@@ -213,7 +213,7 @@ begin
   -- The enrollment's row lock serialises this student's starts: numbers never duplicate.
   select e.id into v_enrollment_id from lms_public.enrollments e
   where e.student_id = v_user_id and e.course_id = v_course_id and e.status in ('active', 'completed')
-  for update;
+  for no key update;
   if v_enrollment_id is null then
     raise exception using errcode = 'FRBDN', message = 'enroll in the course first';
   end if;
