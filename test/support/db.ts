@@ -120,3 +120,40 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/** Runs sql inside a test transaction, expects its SQLSTATE (and message), and carries on after it. */
+export async function expectSqlError(tx: Transaction, sql: string, params: unknown[], code: string, message?: RegExp): Promise<void> {
+  await tx.query('savepoint expect_sql_error');
+  try {
+    await expect(tx.query(sql, params)).rejects.toMatchObject(message ? { code, message: expect.stringMatching(message) } : { code });
+  } finally {
+    await tx.query('rollback to savepoint expect_sql_error');
+  }
+}
+
+export interface Visitor {
+  readonly role: 'lms_anonymous' | 'lms_student' | 'lms_instructor' | 'lms_admin';
+  readonly userId?: string;
+  readonly sessionId?: string;
+}
+
+/** One COMMITTED transaction on a pool of the API's connection, as a visitor: like one GraphQL request. */
+export async function committedAs<T>(pool: pg.Pool, visitor: Visitor, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    await client.query(`set local role ${visitor.role}`);
+    await client.query("select set_config('jwt.claims.user_id', $1, true), set_config('jwt.claims.session_id', $2, true)", [
+      visitor.userId ?? '',
+      visitor.sessionId ?? '',
+    ]);
+    const result = await fn(client);
+    await client.query('commit');
+    return result;
+  } catch (error) {
+    await client.query('rollback').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}

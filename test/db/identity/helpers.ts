@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import { generate } from 'otplib';
-import type { TestDatabase, Transaction } from '../../support/db.ts';
+import { committedAs, type TestDatabase, type Transaction } from '../../support/db.ts';
+
+export { expectSqlError } from '../../support/db.ts';
 
 /** The password that test/support/fixtures.ts gives every inserted user. */
 export const PASSWORD = 'correct horse battery staple';
@@ -55,41 +57,18 @@ export function jtiOf(token: string): string {
   return token.split('.')[0]!;
 }
 
-/** Runs a statement that must fail with `code`, and rolls back to before it so the transaction goes on. */
-export async function expectSqlError(tx: Transaction, sql: string, params: unknown[], code: string, message?: RegExp): Promise<void> {
-  await tx.query('savepoint expect_sql_error');
-  try {
-    await expect(tx.query(sql, params)).rejects.toMatchObject(message ? { code, message: expect.stringMatching(message) } : { code });
-  } finally {
-    await tx.query('rollback to savepoint expect_sql_error');
-  }
-}
 
 /** One COMMITTED transaction on the API's own connection, as a visitor role (and user, when given). */
-export async function committed<T>(
+export function committed<T>(
   db: TestDatabase,
   role: VisitorRole,
   fn: (client: pg.PoolClient) => Promise<T>,
   claims: { userId?: string; sessionId?: string } = {},
 ): Promise<T> {
-  const client = await db.auth.connect();
-  try {
-    await client.query('begin');
-    await client.query(`set local role ${role}`);
+  return committedAs(db.auth, { role, ...claims }, async (client) => {
     await fastBcrypt(client);
-    await client.query("select set_config('jwt.claims.user_id', $1, true), set_config('jwt.claims.session_id', $2, true)", [
-      claims.userId ?? '',
-      claims.sessionId ?? '',
-    ]);
-    const result = await fn(client);
-    await client.query('commit');
-    return result;
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+    return fn(client);
+  });
 }
 
 export interface SecurityEvent {

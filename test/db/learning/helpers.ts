@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { RoleClaim, TestDatabase, TestUser, Transaction } from '../../support/db.ts';
+import { committedAs, expectSqlError, type RoleClaim, type TestDatabase, type TestUser, type Transaction } from '../../support/db.ts';
 import { insertCourse, insertUser } from '../../support/fixtures.ts';
 
 export type Queryable = Pick<pg.Pool, 'query'>;
@@ -133,13 +133,8 @@ export async function enrollAs(tx: Transaction, who: TestUser, courseId: string)
 }
 
 /** Runs sql in the transaction, expects the SQLSTATE, and carries on after it. */
-export async function expectCode(tx: Transaction, sql: string, params: unknown[], code: string): Promise<void> {
-  await tx.query('savepoint expect_code');
-  try {
-    await expect(tx.query(sql, params)).rejects.toMatchObject({ code });
-  } finally {
-    await tx.query('rollback to savepoint expect_code');
-  }
+export function expectCode(tx: Transaction, sql: string, params: unknown[], code: string): Promise<void> {
+  return expectSqlError(tx, sql, params, code);
 }
 
 export async function enrollmentRow(db: Db, enrollmentId: string): Promise<Enrollment> {
@@ -203,29 +198,8 @@ export async function expectInvariants(db: Db, enrollmentId: string): Promise<En
 }
 
 /** A committed transaction on the API's connection as a visitor, like one GraphQL request. */
-export async function asVisitor<T>(
-  pool: pg.Pool,
-  who: TestUser | null,
-  fn: (client: pg.PoolClient) => Promise<T>,
-): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    if (who) {
-      await client.query(`set local role lms_${who.role}`);
-      await client.query("select set_config('jwt.claims.user_id', $1, true)", [who.id]);
-    } else {
-      await client.query('set local role lms_anonymous');
-    }
-    const result = await fn(client);
-    await client.query('commit');
-    return result;
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+export function asVisitor<T>(pool: pg.Pool, who: TestUser | null, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return committedAs(pool, who ? { role: `lms_${who.role}`, userId: who.id } : { role: 'lms_anonymous' }, fn);
 }
 
 let poolCounter = 0;
