@@ -34,7 +34,8 @@ begin
   exception when others then
     return false;
   end;
-  return case p_question_type
+  -- A missing member makes these comparisons null; null must read as invalid.
+  return coalesce(case p_question_type
     when 'multiple_choice' then
       jsonb_typeof(v_key -> 'correct') = 'array' and jsonb_array_length(v_key -> 'correct') > 0
       and not exists (
@@ -47,7 +48,7 @@ begin
       and not exists (select from jsonb_array_elements(v_key -> 'accepted') a where jsonb_typeof(a) <> 'string' or btrim(a #>> '{}') = '')
     when 'essay' then jsonb_typeof(v_key) = 'object'
     else false
-  end;
+  end, false);
 end
 $$;
 comment on function lms_private.answer_key_is_valid(text, jsonb, text) is 'Whether an answer key is valid JSON of the documented shape for its question type and options.';
@@ -56,7 +57,8 @@ create or replace function lms_private.options_are_valid(p_question_type text, p
   language sql immutable
   set search_path = pg_catalog, public, pg_temp
 as $$
-  select case
+  -- coalesce: a CHECK passes on null, so missing options must be false, not null.
+  select coalesce(case
     when p_question_type = 'multiple_choice' then
       jsonb_typeof(p_options) = 'array' and jsonb_array_length(p_options) >= 2
       and not exists (
@@ -65,7 +67,7 @@ as $$
            or exists (select from jsonb_object_keys(o) k where k not in ('id', 'text')))
       and (select count(distinct o ->> 'id') from jsonb_array_elements(p_options) o) = jsonb_array_length(p_options)
     else p_options is null or p_options = 'null'::jsonb
-  end
+  end, false)
 $$;
 comment on function lms_private.options_are_valid(text, jsonb) is 'Whether options are [{id, text}] with unique ids (two or more) for a multiple-choice question, and absent otherwise; no other keys, so no correctness flags.';
 
@@ -166,8 +168,10 @@ create or replace function lms_public.quiz_questions_answer_key(q lms_public.qui
   language sql stable security definer
   set search_path = pg_catalog, public, pg_temp
 as $$
+  -- The stored question's quiz, not the argument's: a hand-made row must not pass for another.
   select k.correct_answer::jsonb from lms_private.quiz_answer_keys k
-  where k.question_id = q.id and lms_private.can_manage_course(lms_private.quiz_course_id(q.quiz_id))
+  join lms_public.quiz_questions stored on stored.id = k.question_id
+  where k.question_id = q.id and lms_private.can_manage_course(lms_private.quiz_course_id(stored.quiz_id))
 $$;
 comment on function lms_public.quiz_questions_answer_key(lms_public.quiz_questions) is 'The question''s answer key, for the course''s instructor and admins only (null for anyone else).';
 
@@ -252,17 +256,34 @@ end
 $$;
 comment on function lms_public.start_quiz_attempt(uuid) is E'@resultFieldName attempt\nStarts an attempt at a published quiz for the signed-in student (FRBDN when not enrolled, ATMAX when no attempts are left), or returns the one in progress. The question and option order is drawn once and kept; the deadline is the start plus the time limit.';
 
-create or replace function lms_private.require_own_attempt(p_attempt_id uuid) returns lms_public.quiz_attempts
+create or replace function lms_private.lock_attempt(p_attempt_id uuid) returns lms_public.quiz_attempts
   language plpgsql volatile
   set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   v_attempt lms_public.quiz_attempts;
 begin
-  select a.* into v_attempt from lms_public.quiz_attempts a join lms_public.enrollments e on e.id = a.enrollment_id
-  where a.id = p_attempt_id and e.student_id = lms_private.require_user()
-  for update of a;
-  if v_attempt.id is null then
+  -- Enrollment first, then the attempt: the order start_quiz_attempt and the progress rules follow.
+  perform 1 from lms_public.enrollments e
+  where e.id = (select a.enrollment_id from lms_public.quiz_attempts a where a.id = p_attempt_id)
+  for no key update;
+  select * into v_attempt from lms_public.quiz_attempts a where a.id = p_attempt_id for update;
+  return v_attempt;
+end
+$$;
+comment on function lms_private.lock_attempt(uuid) is 'Locks an attempt''s enrollment and then the attempt, in the order every writer follows, and returns the attempt.';
+
+create or replace function lms_private.require_own_attempt(p_attempt_id uuid) returns lms_public.quiz_attempts
+  language plpgsql volatile
+  set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_user_id uuid := lms_private.require_user();
+  v_attempt lms_public.quiz_attempts;
+begin
+  v_attempt := lms_private.lock_attempt(p_attempt_id);
+  if v_attempt.id is null
+     or not exists (select from lms_public.enrollments e where e.id = v_attempt.enrollment_id and e.student_id = v_user_id) then
     raise exception using errcode = 'NTFND', message = 'no such attempt';
   end if;
   return v_attempt;
@@ -330,7 +351,7 @@ declare
   v_percentage numeric;
   v_lesson_id uuid;
 begin
-  select * into v_attempt from lms_public.quiz_attempts where id = p_attempt_id for update;
+  v_attempt := lms_private.lock_attempt(p_attempt_id);
   select * into v_quiz from lms_public.quizzes where id = v_attempt.quiz_id;
   select count(*) into v_pending from lms_public.quiz_questions q
   where q.id = any(v_attempt.question_order) and q.question_type = 'essay'
@@ -375,7 +396,7 @@ declare
   v_attempt lms_public.quiz_attempts;
   v_answers jsonb;
 begin
-  select * into v_attempt from lms_public.quiz_attempts where id = p_attempt_id for update;
+  v_attempt := lms_private.lock_attempt(p_attempt_id);
   if v_attempt.status <> 'in_progress' then
     return v_attempt;
   end if;
@@ -426,7 +447,7 @@ as $$
 declare
   v_attempt lms_public.quiz_attempts;
 begin
-  select * into v_attempt from lms_public.quiz_attempts where id = p_attempt_id for update;
+  v_attempt := lms_private.lock_attempt(p_attempt_id);
   if v_attempt.id is null or v_attempt.status <> 'in_progress' then
     return 'nothing to do';
   end if;
@@ -449,7 +470,7 @@ begin
   for v_id in
     select a.id from lms_public.quiz_attempts a
     where a.status = 'in_progress' and a.deadline_at + lms_private.quiz_grace() < clock_timestamp()
-    order by a.id
+    order by a.enrollment_id, a.id
   loop
     perform lms_private.finalize_overdue_attempt(v_id);
     v_count := v_count + 1;
@@ -500,11 +521,13 @@ create or replace function lms_private.reveals_answers(p_attempt lms_public.quiz
 as $$
   -- Only after a pass or the last attempt: otherwise a throwaway attempt would harvest the key.
   select p_attempt.status = 'graded' and q.show_correct_answers
+     and not exists (select from lms_public.quiz_attempts open where open.enrollment_id = p_attempt.enrollment_id
+                     and open.quiz_id = q.id and open.status = 'in_progress')
      and (exists (select from lms_public.quiz_attempts a where a.enrollment_id = p_attempt.enrollment_id and a.quiz_id = q.id and a.is_passed)
           or lms_private.attempts_left(q, p_attempt.enrollment_id) = 0)
   from lms_public.quizzes q where q.id = p_attempt.quiz_id
 $$;
-comment on function lms_private.reveals_answers(lms_public.quiz_attempts) is 'Whether a graded attempt may show its answer keys: the quiz shows correct answers, and the student passed it or has no attempts left.';
+comment on function lms_private.reveals_answers(lms_public.quiz_attempts) is 'Whether a graded attempt may show its answer keys: the quiz shows correct answers, no attempt is in progress, and the student passed it or has no attempts left.';
 
 create or replace function lms_public.quiz_attempts_questions(a lms_public.quiz_attempts) returns setof lms_public.attempt_question
   language sql stable security definer
@@ -556,7 +579,7 @@ declare
   v_attempt lms_public.quiz_attempts;
   v_question lms_public.quiz_questions;
 begin
-  select * into v_attempt from lms_public.quiz_attempts a where a.id = grade_essay.attempt_id for update;
+  v_attempt := lms_private.lock_attempt(grade_essay.attempt_id);
   if v_attempt.id is null then
     raise exception using errcode = 'NTFND', message = 'no such attempt';
   end if;
@@ -591,9 +614,10 @@ declare
 begin
   perform lms_private.require_course_manager(lms_private.quiz_course_id(quiz_id));
   for v_id in
-    select a.id from lms_public.quiz_attempts a where a.quiz_id = regrade_quiz.quiz_id and a.status in ('submitted', 'graded') order by a.id
+    select a.id from lms_public.quiz_attempts a where a.quiz_id = regrade_quiz.quiz_id and a.status in ('submitted', 'graded')
+    order by a.enrollment_id, a.id
   loop
-    perform 1 from lms_public.quiz_attempts where id = v_id for update;
+    perform lms_private.lock_attempt(v_id);
     -- Automatic grades are recomputed from the stored answers; essay grades are the instructor's and stay.
     insert into lms_public.quiz_answer_grades as g (attempt_id, question_id, points_awarded, is_correct, graded_at)
     select v_id, q.id,
