@@ -32,10 +32,12 @@ export async function startProcess(options: ProcessOptions, config: Config = loa
     throw new Error('`serve` and `worker` join an existing database: set DATABASE_URL (`npm start` runs the embedded one)');
   }
   const database = await openDatabase(config, log);
-  const stops: Array<() => Promise<void>> = [];
+  // Shutdown order: stop taking requests, let jobs finish, close the pools, stop the database.
+  const steps: Record<'server' | 'worker' | 'pools', Array<() => Promise<void>>> = { server: [], worker: [], pools: [] };
   const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch((e) => log(`shutdown step failed: ${String(e)}`));
-    stops.length = 0;
+    for (const step of [steps.server, steps.worker, steps.pools]) {
+      for (const stop of step.splice(0)) await stop().catch((e) => log(`shutdown step failed: ${String(e)}`));
+    }
     await database.stop();
   };
   try {
@@ -54,7 +56,7 @@ export async function startProcess(options: ProcessOptions, config: Config = loa
       const api = createApi(config, authPool);
       const server = http.createServer(api.app);
       await api.attach(server);
-      stops.push(async () => {
+      steps.pools.push(async () => {
         await api.pgl.release();
         await authPool.end();
       });
@@ -62,7 +64,7 @@ export async function startProcess(options: ProcessOptions, config: Config = loa
         server.once('error', reject);
         server.listen(config.port, () => resolve());
       });
-      stops.push(
+      steps.server.push(
         () =>
           new Promise<void>((resolve) => {
             server.close(() => resolve());
@@ -79,7 +81,7 @@ export async function startProcess(options: ProcessOptions, config: Config = loa
 
     if (options.worker) {
       const worker = await startWorker(config, database.connections.ownerUrl);
-      stops.push(() => worker.stop());
+      steps.worker.push(() => worker.stop());
       log(`worker running (concurrency ${config.workerConcurrency})`);
     }
     return { config, database, url, stop: stopAll };
