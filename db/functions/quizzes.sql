@@ -330,13 +330,15 @@ begin
          case jsonb_typeof(p_answer) when 'array' then p_answer when 'string' then jsonb_build_array(p_answer) else '[]' end) as x) given)
       = (select array_agg(x order by x) from (select distinct jsonb_array_elements_text(v_key -> 'correct') as x) correct)
     when 'true_false' then jsonb_typeof(p_answer) = 'boolean' and p_answer = v_key -> 'correct'
+    -- ICU lower-casing, so that case folding works beyond ASCII whatever the database's locale.
     when 'short_answer' then jsonb_typeof(p_answer) = 'string'
-      and lower(btrim(p_answer #>> '{}')) in (select lower(btrim(a)) from jsonb_array_elements_text(v_key -> 'accepted') a)
+      and lower(btrim(p_answer #>> '{}', E' \t\r\n') collate "und-x-icu")
+          in (select lower(btrim(a, E' \t\r\n') collate "und-x-icu") from jsonb_array_elements_text(v_key -> 'accepted') a)
     else false
   end;
 end
 $$;
-comment on function lms_private.auto_grade(text, text, jsonb) is 'Whether an answer is right: the exact set of correct options (no extra, none missing), the boolean, or an accepted text after trimming and ignoring case. No answer is wrong.';
+comment on function lms_private.auto_grade(text, text, jsonb) is 'Whether an answer is right: the exact set of correct options (no extra, none missing), the boolean, or an accepted text after trimming whitespace and ignoring case (ICU, so accents fold too). No answer is wrong.';
 
 create or replace function lms_private.finish_attempt(p_attempt_id uuid) returns lms_public.quiz_attempts
   language plpgsql volatile
@@ -349,7 +351,6 @@ declare
   v_score numeric;
   v_max numeric;
   v_percentage numeric;
-  v_lesson_id uuid;
 begin
   v_attempt := lms_private.lock_attempt(p_attempt_id);
   select * into v_quiz from lms_public.quizzes where id = v_attempt.quiz_id;
@@ -359,30 +360,31 @@ begin
   if v_pending > 0 then
     update lms_public.quiz_attempts set status = 'submitted', score = null, max_score = null, percentage = null, is_passed = null, graded_at = null
     where id = v_attempt.id returning * into v_attempt;
-    return v_attempt;
+  else
+    select coalesce(sum(least(g.points_awarded, q.points)), 0), coalesce(sum(q.points), 0) into v_score, v_max
+    from lms_public.quiz_questions q
+    left join lms_public.quiz_answer_grades g on g.attempt_id = v_attempt.id and g.question_id = q.id
+    where q.id = any(v_attempt.question_order);
+    v_percentage := case when v_max = 0 then 0 else round(100 * v_score / v_max, 2) end;
+    update lms_public.quiz_attempts set
+      status = 'graded', score = v_score, max_score = v_max, percentage = v_percentage,
+      is_passed = v_percentage >= v_quiz.passing_score, graded_at = coalesce(graded_at, now())
+    where id = v_attempt.id returning * into v_attempt;
   end if;
-  select coalesce(sum(least(g.points_awarded, q.points)), 0), coalesce(sum(q.points), 0) into v_score, v_max
-  from lms_public.quiz_questions q
-  left join lms_public.quiz_answer_grades g on g.attempt_id = v_attempt.id and g.question_id = q.id
-  where q.id = any(v_attempt.question_order);
-  v_percentage := case when v_max = 0 then 0 else round(100 * v_score / v_max, 2) end;
-  update lms_public.quiz_attempts set
-    status = 'graded', score = v_score, max_score = v_max, percentage = v_percentage,
-    is_passed = v_percentage >= v_quiz.passing_score, graded_at = coalesce(graded_at, now())
-  where id = v_attempt.id returning * into v_attempt;
 
-  -- The lesson: attempts counted, the best percentage, and completion on a graded pass (kept thereafter).
-  v_lesson_id := v_quiz.lesson_id;
+  -- The lesson: attempts counted, the best graded percentage, and completion on a graded pass
+  -- (kept thereafter, even if a regrade lowers the scores).
   insert into lms_public.lesson_progress as p (enrollment_id, lesson_id, status, started_at, last_accessed_at, attempts_count, completion_percentage)
-  values (v_attempt.enrollment_id, v_lesson_id, 'in_progress', v_attempt.started_at, now(), 0, 0)
+  values (v_attempt.enrollment_id, v_quiz.lesson_id, 'in_progress', v_attempt.started_at, now(), 0, 0)
   on conflict on constraint lesson_progress_enrollment_id_lesson_id_key do nothing;
   update lms_public.lesson_progress p set
     attempts_count = (select count(*) from lms_public.quiz_attempts a where a.enrollment_id = v_attempt.enrollment_id and a.quiz_id = v_quiz.id),
-    completion_percentage = greatest(p.completion_percentage, v_percentage),
+    completion_percentage = coalesce((select max(a.percentage) from lms_public.quiz_attempts a
+                                      where a.enrollment_id = v_attempt.enrollment_id and a.quiz_id = v_quiz.id and a.status = 'graded'), 0),
     last_accessed_at = now(),
     status = case when v_quiz.quiz_type = 'graded' and v_attempt.is_passed then 'completed' else p.status end,
     completed_at = case when v_quiz.quiz_type = 'graded' and v_attempt.is_passed then coalesce(p.completed_at, now()) else p.completed_at end
-  where p.enrollment_id = v_attempt.enrollment_id and p.lesson_id = v_lesson_id;
+  where p.enrollment_id = v_attempt.enrollment_id and p.lesson_id = v_quiz.lesson_id;
   return v_attempt;
 end
 $$;
@@ -510,7 +512,7 @@ comment on column lms_public.attempt_question.question_type is 'multiple_choice,
 comment on column lms_public.attempt_question.points is 'Points it is worth.';
 comment on column lms_public.attempt_question.options is 'The choices [{id, text}] in this attempt''s order, without correctness.';
 comment on column lms_public.attempt_question.answer is 'The student''s saved or submitted answer.';
-comment on column lms_public.attempt_question.points_awarded is 'Points earned, once the attempt is graded.';
+comment on column lms_public.attempt_question.points_awarded is 'Points earned, once the attempt is graded: for an essay always, for other questions under the same condition as the answer key, since they would tell right from wrong.';
 comment on column lms_public.attempt_question.feedback is 'The instructor''s feedback on an essay, once graded.';
 comment on column lms_public.attempt_question.correct_answer is 'The answer key, only once graded, when the quiz shows correct answers and the student has passed or has no attempts left.';
 comment on column lms_public.attempt_question.explanation is 'The explanation, under the same condition as the answer key.';
@@ -545,7 +547,8 @@ as $$
            from jsonb_array_elements_text(attempt.option_orders -> q.id::text) with ordinality as ord(option_id, n)
            join jsonb_array_elements(q.options) opt on opt ->> 'id' = ord.option_id) end,
          attempt.answers -> q.id::text,
-         case when attempt.status = 'graded' then g.points_awarded end,
+         -- An automatic question's points would tell right from wrong: they follow the reveal rule.
+         case when attempt.status = 'graded' and (q.question_type = 'essay' or (select yes from reveal)) then g.points_awarded end,
          case when attempt.status = 'graded' then g.feedback end,
          case when (select yes from reveal) then k.correct_answer::jsonb end,
          case when (select yes from reveal) then q.explanation end

@@ -1,0 +1,263 @@
+import type pg from 'pg';
+import type { RoleClaim, TestUser, Transaction } from '../../support/db.ts';
+import { insertCourse, insertUser } from '../../support/fixtures.ts';
+
+export type Queryable = Pick<pg.Pool, 'query'>;
+/** A rolled-back test transaction, or a superuser pool for committed setup. */
+export type Db = Transaction | Queryable;
+
+function isTx(db: Db): db is Transaction {
+  return typeof (db as Transaction).becomeUser === 'function';
+}
+
+/** Superuser work inside a test transaction that then goes back to the role and claim it had. */
+export async function asRoot<T>(db: Db, fn: (q: Queryable) => Promise<T>): Promise<T> {
+  if (!isTx(db)) return fn(db);
+  const { rows } = await db.query<{ role: string; root: boolean; uid: string }>(
+    "select current_user::text as role, current_user = session_user as root, coalesce(current_setting('jwt.claims.user_id', true), '') as uid",
+  );
+  const was = rows[0]!;
+  if (was.root) return fn(db.client);
+  await db.query('reset role');
+  // Not in a finally: after an error the transaction is aborted, and the error is what matters.
+  const result = await fn(db.client);
+  await db.query(`set local role ${db.client.escapeIdentifier(was.role)}`);
+  await db.query("select set_config('jwt.claims.user_id', $1, true)", [was.uid]);
+  return result;
+}
+
+export function newUser(db: Db, role: RoleClaim = 'student'): Promise<TestUser & { email: string }> {
+  return asRoot(db, (q) => insertUser(q, { role }));
+}
+
+export interface QuizSettings {
+  quizType?: 'graded' | 'practice';
+  passingScore?: number;
+  timeLimitMinutes?: number | null;
+  maxAttempts?: number | null;
+  shuffleQuestions?: boolean;
+  shuffleOptions?: boolean;
+  showCorrectAnswers?: boolean;
+  isPublished?: boolean;
+}
+
+export interface QuizSetup {
+  teacher: TestUser;
+  courseId: string;
+  lessonId: string;
+  quizId: string;
+  /** Text lessons of the same course, created before the quiz lesson. */
+  textLessons: string[];
+}
+
+let seq = 0;
+
+export function lessonIn(db: Db, courseId: string, lessonType: 'text' | 'quiz' | 'video' = 'text'): Promise<string> {
+  seq += 1;
+  return asRoot(db, async (q) => {
+    const { rows } = await q.query<{ id: string }>(
+      'insert into lms_public.lessons (course_id, title, lesson_type, content) values ($1, $2, $3, $4) returning id',
+      [courseId, `Lesson ${seq}`, lessonType, 'body'],
+    );
+    return rows[0]!.id;
+  });
+}
+
+export function quizOn(db: Db, lessonId: string, s: QuizSettings = {}): Promise<string> {
+  return asRoot(db, async (q) => {
+    const { rows } = await q.query<{ id: string }>(
+      `insert into lms_public.quizzes (lesson_id, title, quiz_type, passing_score, time_limit_minutes, max_attempts,
+         shuffle_questions, shuffle_options, show_correct_answers, is_published)
+       values ($1, 'Quiz', $2, $3, $4, $5, $6, $7, $8, $9) returning id`,
+      [
+        lessonId,
+        s.quizType ?? 'graded',
+        s.passingScore ?? 70,
+        s.timeLimitMinutes ?? null,
+        s.maxAttempts ?? null,
+        s.shuffleQuestions ?? false,
+        s.shuffleOptions ?? false,
+        s.showCorrectAnswers ?? true,
+        s.isPublished ?? true,
+      ],
+    );
+    return rows[0]!.id;
+  });
+}
+
+/** A published course of a fresh instructor with `textLessons` text lessons and one quiz lesson with its quiz. */
+export async function setupQuiz(db: Db, settings: QuizSettings = {}, options: { textLessons?: number } = {}): Promise<QuizSetup> {
+  const teacher = await newUser(db, 'instructor');
+  const course = await asRoot(db, (q) => insertCourse(q, teacher.id, { isPublished: true }));
+  const textLessons: string[] = [];
+  for (let i = 0; i < (options.textLessons ?? 0); i++) textLessons.push(await lessonIn(db, course.id));
+  const lessonId = await lessonIn(db, course.id, 'quiz');
+  const quizId = await quizOn(db, lessonId, settings);
+  return { teacher, courseId: course.id, lessonId, quizId, textLessons };
+}
+
+export interface QuestionFields {
+  type: 'multiple_choice' | 'true_false' | 'short_answer' | 'essay';
+  key?: unknown;
+  options?: Array<{ id: string; text: string }> | null;
+  points?: number;
+  text?: string;
+  orderIndex?: number;
+  explanation?: string | null;
+}
+
+/** A question and its key, inserted as root (the table CHECKs still apply). */
+export function addQuestion(db: Db, quizId: string, f: QuestionFields): Promise<string> {
+  seq += 1;
+  return asRoot(db, async (q) => {
+    const { rows } = await q.query<{ id: string }>(
+      `insert into lms_public.quiz_questions (quiz_id, question_text, question_type, points, order_index, explanation, options)
+       values ($1, $2, $3, $4,
+               coalesce($5, (select coalesce(max(x.order_index) + 1, 0) from lms_public.quiz_questions x where x.quiz_id = $1)),
+               $6, $7) returning id`,
+      [quizId, f.text ?? `Question ${seq}`, f.type, f.points ?? 1, f.orderIndex ?? null, f.explanation ?? null, f.options ? JSON.stringify(f.options) : null],
+    );
+    const id = rows[0]!.id;
+    const key = f.type === 'essay' ? {} : f.key;
+    await q.query('insert into lms_private.quiz_answer_keys (question_id, correct_answer) values ($1, $2)', [id, JSON.stringify(key)]);
+    return id;
+  });
+}
+
+export const abcd = [
+  { id: 'a', text: 'Alpha' },
+  { id: 'b', text: 'Bravo' },
+  { id: 'c', text: 'Charlie' },
+  { id: 'd', text: 'Delta' },
+];
+
+/** Switches the transaction to the student (it stays so) and enrolls them. */
+export async function enrollAs(tx: Transaction, student: TestUser, courseId: string): Promise<string> {
+  await tx.becomeUser(student);
+  const { rows } = await tx.query<{ id: string }>('select id from lms_public.enroll($1)', [courseId]);
+  return rows[0]!.id;
+}
+
+/** Sets the submission grace period for the rest of the transaction. */
+export async function setGrace(tx: Transaction, seconds: number): Promise<void> {
+  await tx.query("select set_config('lms.quiz_grace_seconds', $1, true)", [String(seconds)]);
+}
+
+export interface Attempt {
+  id: string;
+  enrollment_id: string;
+  quiz_id: string;
+  attempt_number: number;
+  status: string;
+  started_at: Date;
+  submitted_at: Date | null;
+  graded_at: Date | null;
+  deadline_at: Date | null;
+  score: string | null;
+  max_score: string | null;
+  percentage: string | null;
+  is_passed: boolean | null;
+  time_taken_seconds: number | null;
+  answers: Record<string, unknown> | null;
+  question_order: string[];
+  option_orders: Record<string, string[]>;
+}
+
+export async function start(tx: Transaction, quizId: string): Promise<Attempt> {
+  return (await tx.query<Attempt>('select * from lms_public.start_quiz_attempt($1)', [quizId])).rows[0]!;
+}
+
+export async function saveAnswers(tx: Transaction, attemptId: string, answers: Record<string, unknown>): Promise<Attempt> {
+  return (await tx.query<Attempt>('select * from lms_public.save_quiz_answers($1, $2)', [attemptId, JSON.stringify(answers)])).rows[0]!;
+}
+
+export async function submit(tx: Transaction, attemptId: string, answers?: Record<string, unknown>): Promise<Attempt> {
+  const params = [attemptId, answers === undefined ? null : JSON.stringify(answers)];
+  return (await tx.query<Attempt>('select * from lms_public.submit_quiz_attempt($1, $2)', params)).rows[0]!;
+}
+
+export interface AttemptQuestion {
+  question_id: string;
+  position: number;
+  question_type: string;
+  points: string;
+  options: Array<{ id: string; text: string }> | null;
+  answer: unknown;
+  points_awarded: string | null;
+  feedback: string | null;
+  correct_answer: unknown;
+  explanation: string | null;
+}
+
+/** QuizAttempt.questions as the transaction's current user sees it. */
+export async function attemptQuestions(tx: Transaction, attemptId: string): Promise<AttemptQuestion[]> {
+  const { rows } = await tx.query<AttemptQuestion>(
+    'select q.* from lms_public.quiz_attempts a cross join lateral lms_public.quiz_attempts_questions(a) q where a.id = $1 order by q.position',
+    [attemptId],
+  );
+  return rows;
+}
+
+/** Grade rows of an attempt by question, read as root. */
+export function gradesOf(db: Db, attemptId: string): Promise<Map<string, { points_awarded: string | null; is_correct: boolean | null; feedback: string | null }>> {
+  return asRoot(db, async (q) => {
+    const { rows } = await q.query('select question_id, points_awarded, is_correct, feedback from lms_public.quiz_answer_grades where attempt_id = $1', [attemptId]);
+    return new Map(rows.map(({ question_id, ...grade }) => [question_id as string, grade]));
+  });
+}
+
+export function attemptRow(db: Db, attemptId: string): Promise<Attempt> {
+  return asRoot(db, async (q) => (await q.query<Attempt>('select * from lms_public.quiz_attempts where id = $1', [attemptId])).rows[0]!);
+}
+
+/** Runs sql, expects the SQLSTATE, and carries on after it (a savepoint keeps the transaction usable). */
+export async function expectCode(tx: Transaction, sql: string, params: unknown[], code: string): Promise<void> {
+  await tx.query('savepoint expect_code');
+  try {
+    await expect(tx.query(sql, params)).rejects.toMatchObject({ code });
+  } finally {
+    await tx.query('rollback to savepoint expect_code');
+  }
+}
+
+/** Moves an attempt's clock back by `seconds`, as if it had started that long ago. */
+export function ageAttempt(db: Db, attemptId: string, seconds: number): Promise<void> {
+  return asRoot(db, async (q) => {
+    await q.query(
+      `update lms_public.quiz_attempts set started_at = started_at - make_interval(secs => $2), deadline_at = deadline_at - make_interval(secs => $2)
+       where id = $1`,
+      [attemptId, seconds],
+    );
+  });
+}
+
+/** A committed transaction on a pool as a user, like one API request. */
+export async function committedAs<T>(pool: pg.Pool, who: TestUser, fn: (c: pg.PoolClient) => Promise<T>, grace?: number): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    await client.query(`set local role lms_${who.role}`);
+    await client.query("select set_config('jwt.claims.user_id', $1, true)", [who.id]);
+    if (grace !== undefined) await client.query("select set_config('lms.quiz_grace_seconds', $1, true)", [String(grace)]);
+    const result = await fn(client);
+    await client.query('commit');
+    return result;
+  } catch (error) {
+    await client.query('rollback').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * pg-pool's end() resolves before its sockets have closed, and TestDatabase.close() then drops
+ * the database WITH (FORCE): idle clients get 57P01 and, with no listener, fail the test file.
+ */
+export function tolerateForcedDrop(...pools: pg.Pool[]): void {
+  for (const pool of pools) {
+    pool.on('error', (error: Error & { code?: string }) => {
+      if (error.code !== '57P01') throw error;
+    });
+  }
+}
