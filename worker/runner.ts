@@ -20,6 +20,8 @@ export interface Worker {
 export async function startWorker(config: Config, ownerUrl: string): Promise<Worker> {
   const pgPool = new pg.Pool({ connectionString: ownerUrl, max: config.workerConcurrency + 2 });
   pgPool.on('error', (error) => log(`idle worker connection failed: ${error.message}`));
+  // A checked-out client's socket can fail too; graphile-worker asks for both handlers.
+  pgPool.on('connect', (client) => client.on('error', (error) => log(`worker connection failed: ${error.message}`)));
   try {
     const runner = await run({
       pgPool,
