@@ -1,6 +1,9 @@
 import path from 'node:path';
 
 export const DEV_JWT_SECRET = 'coursebase-development-jwt-secret-do-not-use-in-production';
+/** Development-only Ed25519 key (PKCS#8 DER, base64) for certificate signatures; production refuses it. */
+export const DEV_CERT_SIGNING_KEY = 'MC4CAQAwBQYDK2VwBCIEICiaeJnzGOYx3IjyqEZIz8w8Ds7b8XL2Df2oSbnVeGQl';
+export const DEV_CERT_KEY_ID = 'dev-2026';
 
 export interface Config {
   readonly env: 'development' | 'test' | 'production';
@@ -33,6 +36,9 @@ export interface Config {
   readonly refreshReuseIntervalSeconds: number;
   /** How long after a quiz deadline a submission is still accepted. */
   readonly quizGraceSeconds: number;
+  /** Ed25519 private key for certificate signatures: PKCS#8, PEM or base64 DER. */
+  readonly certSigningKey: string;
+  readonly certKeyId: string;
 }
 
 export class ConfigError extends Error {
@@ -115,6 +121,9 @@ export function loadConfig(env: Env = process.env): Config {
     if (jwtSecret === DEV_JWT_SECRET) {
       problems.push('production refuses the development JWT_SECRET; set your own');
     }
+    if ((nonEmpty(env.LMS_CERT_SIGNING_KEY) ?? DEV_CERT_SIGNING_KEY) === DEV_CERT_SIGNING_KEY) {
+      problems.push('production refuses the development LMS_CERT_SIGNING_KEY; set your own Ed25519 key');
+    }
     if (bcryptCost < 10) {
       problems.push('production requires LMS_BCRYPT_COST of at least 10');
     }
@@ -161,6 +170,8 @@ export function loadConfig(env: Env = process.env): Config {
       problems,
     ),
     quizGraceSeconds: parseInteger('LMS_QUIZ_GRACE_SECONDS', nonEmpty(env.LMS_QUIZ_GRACE_SECONDS), 30, 0, 3600, problems),
+    certSigningKey: nonEmpty(env.LMS_CERT_SIGNING_KEY) ?? DEV_CERT_SIGNING_KEY,
+    certKeyId: nonEmpty(env.LMS_CERT_KEY_ID) ?? DEV_CERT_KEY_ID,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -22,11 +22,11 @@ describe('configuration', () => {
     expect(problems({ NODE_ENV: 'production' })).toEqual([
       expect.stringMatching(/DATABASE_URL/),
       expect.stringMatching(/development JWT_SECRET/),
+      expect.stringMatching(/development LMS_CERT_SIGNING_KEY/),
     ]);
-    expect(problems({ NODE_ENV: 'production', DATABASE_URL: 'postgres://o@db/lms', JWT_SECRET: 's'.repeat(40), LMS_DEMO_DATA: 'true' })).toEqual([
-      expect.stringMatching(/demo data/),
-    ]);
-    expect(loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://o@db/lms', JWT_SECRET: 's'.repeat(40) }).demoData).toBe(false);
+    const secrets = { DATABASE_URL: 'postgres://o@db/lms', JWT_SECRET: 's'.repeat(40), LMS_CERT_SIGNING_KEY: 'a-key-of-our-own' };
+    expect(problems({ NODE_ENV: 'production', ...secrets, LMS_DEMO_DATA: 'true' })).toEqual([expect.stringMatching(/demo data/)]);
+    expect(loadConfig({ NODE_ENV: 'production', ...secrets }).demoData).toBe(false);
   });
 
   it('names every invalid value at once', () => {

@@ -1,0 +1,32 @@
+import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import type { Config } from '../config.ts';
+
+export interface SigningKey {
+  readonly keyId: string;
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+}
+
+/** The Ed25519 key from LMS_CERT_SIGNING_KEY: PKCS#8 as PEM, or as base64 DER. */
+export function signingKey(config: Config): SigningKey {
+  const text = config.certSigningKey.trim();
+  const privateKey = text.startsWith('-----BEGIN')
+    ? createPrivateKey(text)
+    : createPrivateKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'pkcs8' });
+  if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error('LMS_CERT_SIGNING_KEY must be an Ed25519 private key');
+  return { keyId: config.certKeyId, privateKey, publicKey: createPublicKey(privateKey) };
+}
+
+/** Ed25519 signature of the canonical claims, base64url. */
+export function signClaims(key: SigningKey, canonicalClaims: string): string {
+  return sign(null, Buffer.from(canonicalClaims, 'utf8'), key.privateKey).toString('base64url');
+}
+
+export function verifyClaims(publicKey: KeyObject, canonicalClaims: string, signature: string): boolean {
+  return verify(null, Buffer.from(canonicalClaims, 'utf8'), publicKey, Buffer.from(signature, 'base64url'));
+}
+
+/** The public key as a JWK (OKP, Ed25519), for /.well-known/coursebase-certificate-keys.json. */
+export function publicJwk(key: SigningKey): Record<string, string> {
+  return { ...(key.publicKey.export({ format: 'jwk' }) as Record<string, string>), kid: key.keyId, alg: 'EdDSA', use: 'sig' };
+}
