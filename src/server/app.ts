@@ -10,6 +10,7 @@ import { logger } from '../log.ts';
 import { errorBody } from '../errors.ts';
 import { authenticate } from './auth.ts';
 import { rateLimit } from './rate-limit.ts';
+import { certificatePages } from './certificate-pages.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH, MAX_BODY_BYTES, makePreset } from './preset.ts';
 
 export interface Api {
@@ -54,6 +55,9 @@ export function createApi(config: Config, authPool: pg.Pool): Api {
     const up = await databaseAnswers(authPool, 2000);
     res.status(up ? 200 : 503).json({ status: up ? 'ok' : 'unavailable', database: up ? 'up' : 'down' });
   });
+
+  // Public: anyone holding a number may check it, without an account.
+  app.use(certificatePages(config, authPool));
 
   app.use(GRAPHQL_PATH, express.json({ limit: MAX_BODY_BYTES }), rateLimit(authPool), authenticate(config, authPool));
 

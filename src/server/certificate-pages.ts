@@ -1,0 +1,180 @@
+import express, { type Request, type Response } from 'express';
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { Config } from '../config.ts';
+import { publicJwk, signingKey } from '../certificates/keys.ts';
+import { localStorage } from '../certificates/storage.ts';
+import { errorBody } from '../errors.ts';
+
+/** A row of lms_public.verify_certificate(number). */
+interface Verification {
+  certificate_number: string;
+  status: 'valid' | 'revoked' | 'replaced' | 'pending';
+  holder_name: string | null;
+  course_title: string | null;
+  completion_date: Date | null;
+  issued_at: Date | null;
+  revoked_at: Date | null;
+  revoked_reason: string | null;
+  replaced_by: string | null;
+  claims_json: string | null;
+  claims_sha256: string | null;
+  signature: string | null;
+  key_id: string | null;
+  pdf_sha256: string | null;
+  pdf_url_path: string | null;
+}
+
+const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
+h1{font-size:1.5rem}.status{padding:.75rem 1rem;border-radius:.4rem;font-weight:600}
+.valid{background:#e6f4ea;color:#0b5a25}.revoked{background:#fde8e8;color:#8a1010}
+.replaced,.pending{background:#fff6db;color:#6b4d00}dt{font-weight:600;margin-top:.6rem}dd{margin:0}
+code{font:13px/1.4 ui-monospace,monospace;word-break:break-all}`;
+
+// A hash, not 'unsafe-inline': the page's one style block is allowed and nothing else is.
+const STYLE_HASH = createHash('sha256').update(STYLE, 'utf8').digest('base64');
+export const CERTIFICATE_PAGE_CSP = [
+  "default-src 'none'",
+  `style-src 'sha256-${STYLE_HASH}'`,
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export function escapeHtml(value: unknown): string {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+}
+
+function day(date: Date | null): string {
+  return date ? date.toISOString().slice(0, 10) : '—';
+}
+function moment(date: Date | null): string {
+  return date ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—';
+}
+
+function page(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
+<title>${escapeHtml(title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+${body}
+</body>
+</html>
+`;
+}
+
+function statusLine(v: Verification): string {
+  switch (v.status) {
+    case 'valid':
+      return '<p class="status valid" id="status">Valid: this certificate was issued by Coursebase and has not been revoked.</p>';
+    case 'revoked':
+      return `<p class="status revoked" id="status">Revoked on ${escapeHtml(day(v.revoked_at))}. Reason: <span dir="auto">${escapeHtml(v.revoked_reason ?? 'not given')}</span></p>`;
+    case 'replaced': {
+      const next = v.replaced_by ?? '';
+      return `<p class="status replaced" id="status">Replaced by <a href="/verify/${encodeURIComponent(next)}">${escapeHtml(next)}</a>: this number was reissued and is no longer current.</p>`;
+    }
+    default:
+      return '<p class="status pending" id="status">Pending: this certificate is being issued; check again in a few minutes.</p>';
+  }
+}
+
+function verificationPage(v: Verification): string {
+  const field = (label: string, value: string, attrs = '') => `<dt>${escapeHtml(label)}</dt><dd${attrs}>${value}</dd>`;
+  const code = (value: string | null) => (value ? `<code>${escapeHtml(value)}</code>` : '—');
+  const pdf = v.pdf_url_path
+    ? `<p><a href="${escapeHtml(v.pdf_url_path)}" id="pdf">Download the certificate (PDF)</a></p>`
+    : '';
+  return page(
+    `Certificate ${v.certificate_number}`,
+    `<h1>Certificate verification</h1>
+${statusLine(v)}
+<dl>
+${field('Holder', escapeHtml(v.holder_name), ' dir="auto" id="holder"')}
+${field('Course', escapeHtml(v.course_title), ' dir="auto" id="course"')}
+${field('Completed on', escapeHtml(day(v.completion_date)))}
+${field('Issued at', escapeHtml(moment(v.issued_at)))}
+${field('Certificate number', code(v.certificate_number), ' id="number"')}
+${field('Claims SHA-256', code(v.claims_sha256))}
+${field('PDF SHA-256', code(v.pdf_sha256))}
+${field('Signature (Ed25519)', code(v.signature))}
+${field('Key id', code(v.key_id))}
+</dl>
+${pdf}
+<p>The signing keys are published at <a href="/.well-known/coursebase-certificate-keys.json">/.well-known/coursebase-certificate-keys.json</a>.</p>`,
+  );
+}
+
+const NOT_FOUND_PAGE = page(
+  'Certificate not found',
+  `<h1>Certificate not found</h1>
+<p class="status revoked" id="status">No certificate with this number exists. Check the number for typos: it looks like CB-XXXX-XXXX-XXXX-X.</p>`,
+);
+
+function sendHtml(res: Response, status: number, html: string): void {
+  // Set here, after helmet: this route's policy replaces the app-wide one.
+  res.setHeader('Content-Security-Policy', CERTIFICATE_PAGE_CSP);
+  res.status(status).type('text/html; charset=utf-8').send(html);
+}
+
+/** The public, unauthenticated certificate routes: the verify page, the PDF and the published keys. */
+export function certificatePages(config: Config, pool: pg.Pool): express.Router {
+  const router = express.Router();
+  const storage = localStorage(config);
+  const keys = { keys: [publicJwk(signingKey(config))] };
+
+  async function lookup(number: string): Promise<Verification | undefined> {
+    // Nothing longer is a number; spare the database.
+    if (number.length > 64) return undefined;
+    // The authenticator has no usage on lms_public; the lookup runs as the anonymous visitor it is.
+    const client = await pool.connect();
+    let row: Verification | undefined;
+    try {
+      await client.query('begin read only');
+      await client.query('set local role lms_anonymous');
+      ({ rows: [row] } = await client.query<Verification>('select * from lms_public.verify_certificate($1)', [number]));
+      await client.query('commit');
+    } catch (error) {
+      await client.query('rollback').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+    // A composite-returning function gives one all-null row for "no such certificate".
+    return row?.certificate_number ? row : undefined;
+  }
+
+  router.get('/verify/:number', async (req: Request<{ number: string }>, res) => {
+    const found = await lookup(req.params.number);
+    res.setHeader('Cache-Control', 'no-store');
+    if (!found) return sendHtml(res, 404, NOT_FOUND_PAGE);
+    sendHtml(res, 200, verificationPage(found));
+  });
+
+  router.get('/certificates/:file', async (req: Request<{ file: string }>, res) => {
+    const match = /^(.+)\.pdf$/i.exec(req.params.file);
+    const found = match ? await lookup(match[1]!) : undefined;
+    // Only current numbers have a PDF path; a replaced number's PDF is not served.
+    if (!found?.pdf_url_path) return void res.status(404).json(errorBody('NOT_FOUND', 'No certificate with this number.'));
+    const bytes = await storage.get(`certificates/${found.certificate_number}.pdf`);
+    if (!bytes) return void res.status(404).json(errorBody('NOT_FOUND', 'The PDF of this certificate is not ready yet.'));
+    res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('Content-Disposition', `inline; filename="${found.certificate_number}.pdf"`);
+    res.status(200).type('application/pdf').send(bytes);
+  });
+
+  router.get('/.well-known/coursebase-certificate-keys.json', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=3600');
+    res.json(keys);
+  });
+
+  return router;
+}
