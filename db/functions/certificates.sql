@@ -261,7 +261,10 @@ begin
   end if;
   insert into lms_private.certificate_history (certificate_id, certificate_number, holder_name, course_title, completion_date, issued_at,
                                                claims_json, claims_sha256, signature, key_id, pdf_sha256, pdf_path)
-  select v_old.id, v_old.certificate_number, u.full_name, co.title, v_old.completion_date, v_old.issued_at,
+  -- What the old certificate certified: its signed claims, not today's name and title.
+  select v_old.id, v_old.certificate_number,
+         coalesce(v_old.claims_json::jsonb ->> 'holder', u.full_name), coalesce(v_old.claims_json::jsonb ->> 'course', co.title),
+         v_old.completion_date, v_old.issued_at,
          v_old.claims_json, v_old.claims_sha256, v_old.signature, v_old.key_id, v_old.pdf_sha256, v_old.pdf_path
   from lms_public.users u, lms_public.courses co where u.id = v_old.student_id and co.id = v_old.course_id;
   update lms_public.certificates c set

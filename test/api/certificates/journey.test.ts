@@ -77,4 +77,25 @@ it('completing a course over HTTP yields a certificate that verifies, serves its
   const revoked = await (await fetch(`${api.url}/verify/${number}`)).text();
   expect(revoked).toMatch(/revoked/i);
   expect(revoked).toContain('Issued in error');
+
+  // A reissue (after a name change): a new number, signed again by the worker; the old one is replaced.
+  await db.root.query("update lms_public.users set full_name = 'Amal Mansour' where id = $1", [student.id]);
+  const reissued = await ok(
+    'mutation($id: UUID!) { reissueCertificate(input: {certificateId: $id}) { certificate { certificateNumber } } }',
+    { id: certificate!.rowId },
+    accessToken(api.config, admin),
+  );
+  const newNumber = reissued.reissueCertificate.certificate.certificateNumber;
+  expect(newNumber).not.toBe(number);
+  let status = '';
+  for (let i = 0; i < 100 && status !== 'valid'; i++) {
+    status = (await ok('query($n: String!) { verifyCertificate(number: $n) { status } }', { n: newNumber })).verifyCertificate.status;
+    if (status !== 'valid') await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(status).toBe('valid');
+  const fresh = await ok('query($n: String!) { verifyCertificate(number: $n) { holderName } }', { n: newNumber });
+  expect(fresh.verifyCertificate.holderName).toBe('Amal Mansour');
+  const old = await ok('query($n: String!) { verifyCertificate(number: $n) { status replacedBy holderName } }', { n: number });
+  expect(old.verifyCertificate).toEqual({ status: 'replaced', replacedBy: newNumber, holderName: 'أمل منصور' });
+  expect((await fetch(`${api.url}/certificates/${newNumber}.pdf`)).status).toBe(200);
 });

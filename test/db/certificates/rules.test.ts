@@ -113,3 +113,41 @@ describe('revocation and reissue', () => {
       expect(await issueJobs(tx, s.enrollmentId)).toBe(1);
     }));
 });
+
+describe('a graded quiz must be passed', () => {
+  it('a failed graded quiz issues nothing; passing it completes the course and queues the certificate', () =>
+    db.transaction(async (tx) => {
+      const teacher = await insertUser(tx.client, { role: 'instructor' });
+      const student = await insertUser(tx.client);
+      const course = await insertCourse(tx.client, teacher.id, { isPublished: true });
+      const lesson = (await tx.query("insert into lms_public.lessons (course_id, title, lesson_type) values ($1, 'Final', 'quiz') returning id", [course.id]))
+        .rows[0].id;
+      const quiz = (
+        await tx.query(
+          "insert into lms_public.quizzes (lesson_id, title, quiz_type, passing_score, is_published, shuffle_questions) values ($1, 'Final', 'graded', 100, true, false) returning id",
+          [lesson],
+        )
+      ).rows[0].id;
+      await tx.becomeUser(teacher);
+      const question = (
+        await tx.query("select id from lms_public.save_quiz_question($1, 'SQL is declarative', 'true_false', '{\"correct\": true}')", [quiz])
+      ).rows[0].id;
+      await tx.becomeUser(student);
+      const enrollment = (await tx.query('select id from lms_public.enroll($1)', [course.id])).rows[0].id;
+      const attempt = async (answer: boolean) => {
+        const id = (await tx.query('select id from lms_public.start_quiz_attempt($1)', [quiz])).rows[0].id;
+        return (await tx.query('select is_passed from lms_public.submit_quiz_attempt($1, $2)', [id, JSON.stringify({ [question]: answer })])).rows[0].is_passed;
+      };
+
+      expect(await attempt(false)).toBe(false);
+      await tx.becomeRoot();
+      expect(await issueJobs(tx, enrollment)).toBe(0);
+      expect((await tx.query('select status from lms_public.enrollments where id = $1', [enrollment])).rows[0].status).toBe('active');
+
+      await tx.becomeUser(student);
+      expect(await attempt(true)).toBe(true);
+      await tx.becomeRoot();
+      expect((await tx.query('select status from lms_public.enrollments where id = $1', [enrollment])).rows[0].status).toBe('completed');
+      expect(await issueJobs(tx, enrollment)).toBe(1);
+    }));
+});
