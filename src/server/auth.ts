@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { NextFunction, Request, Response } from 'express';
 import type { Config } from '../config.ts';
 import { errorBody } from '../errors.ts';
+import { jwtKey } from './jwt-key.ts';
 
 /** The role names we accept, and the PostgreSQL role each one runs as. */
 export const ROLE_CLAIMS = {
@@ -34,7 +35,7 @@ function isRoleClaim(role: unknown): role is RoleClaim {
 
 /** Verifies signature (HS256 only), issuer, audience and expiry, and the claims' shapes. */
 export function verifyAccessToken(config: Config, token: string): Identity {
-  const payload = jwt.verify(token, config.jwtSecret, {
+  const payload = jwt.verify(token, jwtKey(config), {
     algorithms: ['HS256'],
     issuer: config.jwtIssuer,
     audience: config.jwtAudience,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Config } from '../config.ts';
+import { jwtKey } from './jwt-key.ts';
 
 export interface AccessClaims {
   readonly userId: string;
@@ -10,7 +11,7 @@ export interface AccessClaims {
 
 /** A 15-minute HS256 access token: sub, role, sid (the session), iat, exp, iss, aud, jti. */
 export function signAccessToken(config: Config, claims: AccessClaims): string {
-  return jwt.sign({ role: claims.role, sid: claims.sessionId }, config.jwtSecret, {
+  return jwt.sign({ role: claims.role, sid: claims.sessionId }, jwtKey(config), {
     algorithm: 'HS256',
     subject: claims.userId,
     issuer: config.jwtIssuer,
