@@ -115,13 +115,23 @@ function arabicRun(doc: PDFKit.PDFDocument, text: string, x: number, baseline: n
   return width;
 }
 
-/** Draws a line centred on `centreX`, its baseline at `y`. */
-function centredLine(doc: PDFKit.PDFDocument, text: string, centreX: number, y: number, size: number, latinFont = LATIN): void {
+/**
+ * Draws a line centred on `centreX`, its baseline at `y`, shrinking the type so that it fits
+ * `maxWidth`: names and titles are user input, up to 255 characters.
+ */
+function centredLine(doc: PDFKit.PDFDocument, text: string, centreX: number, y: number, size: number, latinFont = LATIN, maxWidth = Infinity): void {
   const runs = visualRuns(text);
   const { font } = loadArabicFont();
-  const widths = runs.map((run) =>
-    run.arabic ? (font.layout(run.text).advanceWidth * size) / font.unitsPerEm : doc.font(latinFont).fontSize(size).widthOfString(run.text),
-  );
+  const measure = (at: number) =>
+    runs.map((run) =>
+      run.arabic ? (font.layout(run.text).advanceWidth * at) / font.unitsPerEm : doc.font(latinFont).fontSize(at).widthOfString(run.text),
+    );
+  let widths = measure(size);
+  const total = widths.reduce((a, b) => a + b, 0);
+  if (total > maxWidth) {
+    size = (size * maxWidth) / total;
+    widths = measure(size);
+  }
   let x = centreX - widths.reduce((a, b) => a + b, 0) / 2;
   runs.forEach((run, i) => {
     if (run.arabic) arabicRun(doc, run.text, x, y, size);
@@ -162,10 +172,11 @@ export async function renderCertificatePdf(input: CertificatePdfInput): Promise<
   centredLine(doc, 'Certificate of Completion', centre, 110, 36, LATIN_BOLD);
   doc.fillColor('#222222');
   centredLine(doc, 'This certifies that', centre, 165, 16);
-  centredLine(doc, input.holderName, centre, 215, 32, LATIN_BOLD);
+  const textWidth = width - 160;
+  centredLine(doc, input.holderName, centre, 215, 32, LATIN_BOLD, textWidth);
   centredLine(doc, 'has successfully completed the course', centre, 260, 16);
-  centredLine(doc, input.courseTitle, centre, 305, 24, LATIN_BOLD);
-  centredLine(doc, `Instructor: ${input.instructorName}`, centre, 350, 16);
+  centredLine(doc, input.courseTitle, centre, 305, 24, LATIN_BOLD, textWidth);
+  centredLine(doc, `Instructor: ${input.instructorName}`, centre, 350, 16, LATIN, textWidth);
   centredLine(doc, `Completed on ${formatCertificateDate(input.completionDate)}`, centre, 380, 16);
 
   const qrSize = 110;
