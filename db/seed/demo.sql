@@ -1,5 +1,5 @@
 -- Demo data for development: an admin, an instructor, two students and two published
--- courses with lessons of every type, nested in sections. Run as the owner by
+-- courses with lessons of every type, nested in sections, a practice quiz and a graded one. Run as the owner by
 -- `npm run db:seed` (and on the first start of an empty embedded database). Idempotent:
 -- it does nothing once the demo admin exists. Never run in production (the API refuses).
 -- Passwords are development-only and documented in the README.
@@ -14,6 +14,8 @@ declare
   v_arabic uuid;
   v_section uuid;
   v_quiz_lesson uuid;
+  v_quiz uuid;
+  v_question uuid;
 begin
   if exists (select from lms_public.users where email = 'admin@demo.coursebase.test') then
     return;
@@ -47,8 +49,31 @@ begin
   update lms_public.lessons set video_url = 'https://videos.example/sql/keys.mp4' where course_id = v_sql and title = 'Keys';
   insert into lms_public.lessons (course_id, title, lesson_type, duration_minutes)
   values (v_sql, 'Check yourself', 'quiz', 10) returning id into v_quiz_lesson;
-  insert into lms_public.quizzes (lesson_id, title, quiz_type, is_published)
-  values (v_quiz_lesson, 'Warm-up questions', 'practice', true);
+  insert into lms_public.quizzes (lesson_id, title, quiz_type, is_published, shuffle_questions)
+  values (v_quiz_lesson, 'Warm-up questions', 'practice', true, false) returning id into v_quiz;
+  insert into lms_public.quiz_questions (quiz_id, question_text, question_type, order_index, explanation)
+  values (v_quiz, 'A primary key may contain NULL.', 'true_false', 0, 'A primary key is NOT NULL and unique.')
+  returning id into v_question;
+  insert into lms_private.quiz_answer_keys (question_id, correct_answer) values (v_question, '{"correct": false}');
+
+  insert into lms_public.lessons (course_id, title, lesson_type, duration_minutes)
+  values (v_sql, 'Final check', 'quiz', 15) returning id into v_quiz_lesson;
+  insert into lms_public.quizzes (lesson_id, title, quiz_type, passing_score, max_attempts, time_limit_minutes, is_published)
+  values (v_quiz_lesson, 'Final check', 'graded', 60, 3, 15, true) returning id into v_quiz;
+  insert into lms_public.quiz_questions (quiz_id, question_text, question_type, order_index, options, explanation)
+  values (v_quiz, 'Which of these are SQL set operations?', 'multiple_choice', 0,
+          '[{"id": "union", "text": "UNION"}, {"id": "join", "text": "JOIN"}, {"id": "except", "text": "EXCEPT"}]',
+          'UNION and EXCEPT combine result sets; JOIN combines rows.')
+  returning id into v_question;
+  insert into lms_private.quiz_answer_keys (question_id, correct_answer) values (v_question, '{"correct": ["union", "except"]}');
+  insert into lms_public.quiz_questions (quiz_id, question_text, question_type, order_index, explanation)
+  values (v_quiz, 'Name the clause that filters groups.', 'short_answer', 1, 'HAVING filters groups; WHERE filters rows.')
+  returning id into v_question;
+  insert into lms_private.quiz_answer_keys (question_id, correct_answer) values (v_question, '{"accepted": ["having", "having clause"]}');
+  insert into lms_public.quiz_questions (quiz_id, question_text, question_type, order_index, points)
+  values (v_quiz, 'Why do databases need transactions?', 'essay', 2, 2)
+  returning id into v_question;
+  insert into lms_private.quiz_answer_keys (question_id, correct_answer) values (v_question, '{}');
   update lms_public.courses set is_published = true where id = v_sql;
 
   insert into lms_public.courses (title, description, instructor_id, category, difficulty_level, price, currency, estimated_duration_minutes)
