@@ -81,164 +81,91 @@ as $$
 $$;
 comment on function lms_private.recalculate_course_enrollments(uuid) is 'Recalculates every enrollment of a course at once; run when the course''s lessons change.';
 
+-- One statement trigger function per table, for INSERT, UPDATE and DELETE: a trigger with
+-- transition tables has one event, and PL/pgSQL plans only the branch its event takes.
+
 create or replace function lms_private.tg_lesson_progress__recalculate() returns trigger
   language plpgsql security definer
   set search_path = pg_catalog, public, pg_temp
 as $$
 declare
+  v_ids uuid[];
   v_id uuid;
 begin
-  for v_id in
-    select distinct x.enrollment_id from (
-      select enrollment_id from new_rows
-      union all
-      select enrollment_id from old_rows
-    ) x order by 1
-  loop
+  if tg_op = 'INSERT' then
+    select array_agg(distinct enrollment_id) into v_ids from new_rows;
+  elsif tg_op = 'DELETE' then
+    select array_agg(distinct enrollment_id) into v_ids from old_rows;
+  else
+    select array_agg(distinct x.enrollment_id) into v_ids
+    from (select enrollment_id from new_rows union select enrollment_id from old_rows) x;
+  end if;
+  for v_id in select unnest(v_ids) order by 1 loop
     perform lms_private.recalculate_enrollment(v_id);
   end loop;
   return null;
 end
 $$;
-comment on function lms_private.tg_lesson_progress__recalculate() is 'Statement trigger: recalculates the enrollments whose progress rows changed.';
-
-create or replace function lms_private.tg_lesson_progress__recalculate_insert() returns trigger
-  language plpgsql security definer
-  set search_path = pg_catalog, public, pg_temp
-as $$
-declare
-  v_id uuid;
-begin
-  for v_id in select distinct enrollment_id from new_rows order by 1 loop
-    perform lms_private.recalculate_enrollment(v_id);
-  end loop;
-  return null;
-end
-$$;
-comment on function lms_private.tg_lesson_progress__recalculate_insert() is 'Statement trigger: recalculates the enrollments that gained progress rows.';
-
-create or replace function lms_private.tg_lesson_progress__recalculate_delete() returns trigger
-  language plpgsql security definer
-  set search_path = pg_catalog, public, pg_temp
-as $$
-declare
-  v_id uuid;
-begin
-  for v_id in select distinct enrollment_id from old_rows order by 1 loop
-    perform lms_private.recalculate_enrollment(v_id);
-  end loop;
-  return null;
-end
-$$;
-comment on function lms_private.tg_lesson_progress__recalculate_delete() is 'Statement trigger: recalculates the enrollments that lost progress rows.';
+comment on function lms_private.tg_lesson_progress__recalculate() is 'Statement trigger: recalculates the enrollments whose progress rows were inserted, updated or deleted.';
 
 create or replace function lms_private.tg_lessons__recalculate_courses() returns trigger
   language plpgsql security definer
   set search_path = pg_catalog, public, pg_temp
 as $$
 declare
-  v_course_id uuid;
+  v_ids uuid[];
+  v_id uuid;
 begin
-  -- Titles, bodies and order do not change what counts; archiving, sections and types do.
-  for v_course_id in
-    select distinct n.course_id from new_rows n join old_rows o on o.id = n.id
-    where (n.archived_at, n.parent_lesson_id, n.lesson_type) is distinct from (o.archived_at, o.parent_lesson_id, o.lesson_type)
-    union
-    select o.course_id from new_rows n join old_rows o on o.id = n.id
-    where o.parent_lesson_id is distinct from n.parent_lesson_id
-    order by 1
-  loop
-    perform lms_private.recalculate_course_enrollments(v_course_id);
+  if tg_op = 'INSERT' then
+    select array_agg(distinct course_id) into v_ids from new_rows;
+  elsif tg_op = 'DELETE' then
+    select array_agg(distinct course_id) into v_ids from old_rows;
+  else
+    -- Titles, bodies and order do not change what counts; archiving, sections and types do.
+    select array_agg(distinct x.course_id) into v_ids from (
+      select n.course_id from new_rows n join old_rows o on o.id = n.id
+      where (n.archived_at, n.parent_lesson_id, n.lesson_type) is distinct from (o.archived_at, o.parent_lesson_id, o.lesson_type)
+      union
+      select o.course_id from new_rows n join old_rows o on o.id = n.id
+      where o.parent_lesson_id is distinct from n.parent_lesson_id
+    ) x;
+  end if;
+  for v_id in select unnest(v_ids) order by 1 loop
+    perform lms_private.recalculate_course_enrollments(v_id);
   end loop;
   return null;
 end
 $$;
-comment on function lms_private.tg_lessons__recalculate_courses() is 'Statement trigger: when lessons change (added, archived, moved under a section), every enrollment of their courses is recalculated.';
-
-create or replace function lms_private.tg_lessons__recalculate_courses_insert() returns trigger
-  language plpgsql security definer
-  set search_path = pg_catalog, public, pg_temp
-as $$
-declare
-  v_course_id uuid;
-begin
-  for v_course_id in select distinct course_id from new_rows order by 1 loop
-    perform lms_private.recalculate_course_enrollments(v_course_id);
-  end loop;
-  return null;
-end
-$$;
-comment on function lms_private.tg_lessons__recalculate_courses_insert() is 'Statement trigger: a new lesson changes every enrollment of its course.';
-
-create or replace function lms_private.tg_lessons__recalculate_courses_delete() returns trigger
-  language plpgsql security definer
-  set search_path = pg_catalog, public, pg_temp
-as $$
-declare
-  v_course_id uuid;
-begin
-  for v_course_id in select distinct course_id from old_rows order by 1 loop
-    perform lms_private.recalculate_course_enrollments(v_course_id);
-  end loop;
-  return null;
-end
-$$;
-comment on function lms_private.tg_lessons__recalculate_courses_delete() is 'Statement trigger: a deleted lesson changes every enrollment of its course.';
+comment on function lms_private.tg_lessons__recalculate_courses() is 'Statement trigger: when lessons are added, deleted, archived, moved under a section or change type, every enrollment of their courses is recalculated.';
 
 create or replace function lms_private.tg_quizzes__recalculate_courses() returns trigger
   language plpgsql security definer
   set search_path = pg_catalog, public, pg_temp
 as $$
 declare
-  v_course_id uuid;
+  v_lesson_ids uuid[];
+  v_id uuid;
 begin
-  for v_course_id in
-    select distinct l.course_id from lms_public.lessons l
-    where l.id in (select n.lesson_id from new_rows n join old_rows o on o.id = n.id
-                   where (n.quiz_type, n.lesson_id) is distinct from (o.quiz_type, o.lesson_id)
-                   union select o.lesson_id from new_rows n join old_rows o on o.id = n.id where n.lesson_id <> o.lesson_id)
-    order by 1
-  loop
-    perform lms_private.recalculate_course_enrollments(v_course_id);
+  if tg_op = 'INSERT' then
+    select array_agg(lesson_id) into v_lesson_ids from new_rows;
+  elsif tg_op = 'DELETE' then
+    select array_agg(lesson_id) into v_lesson_ids from old_rows;
+  else
+    -- Only a change of type or of lesson changes what counts.
+    select array_agg(x.lesson_id) into v_lesson_ids from (
+      select n.lesson_id from new_rows n join old_rows o on o.id = n.id
+      where (n.quiz_type, n.lesson_id) is distinct from (o.quiz_type, o.lesson_id)
+      union
+      select o.lesson_id from new_rows n join old_rows o on o.id = n.id where n.lesson_id <> o.lesson_id
+    ) x;
+  end if;
+  for v_id in select distinct l.course_id from lms_public.lessons l where l.id = any(v_lesson_ids) order by 1 loop
+    perform lms_private.recalculate_course_enrollments(v_id);
   end loop;
   return null;
 end
 $$;
-comment on function lms_private.tg_quizzes__recalculate_courses() is 'Statement trigger: a quiz turning practice or graded changes whether its lesson counts.';
-
-create or replace function lms_private.tg_quizzes__recalculate_courses_insert() returns trigger
-  language plpgsql security definer
-  set search_path = pg_catalog, public, pg_temp
-as $$
-declare
-  v_course_id uuid;
-begin
-  for v_course_id in
-    select distinct l.course_id from lms_public.lessons l where l.id in (select lesson_id from new_rows) order by 1
-  loop
-    perform lms_private.recalculate_course_enrollments(v_course_id);
-  end loop;
-  return null;
-end
-$$;
-comment on function lms_private.tg_quizzes__recalculate_courses_insert() is 'Statement trigger: a new practice quiz stops its lesson counting.';
-
-create or replace function lms_private.tg_quizzes__recalculate_courses_delete() returns trigger
-  language plpgsql security definer
-  set search_path = pg_catalog, public, pg_temp
-as $$
-declare
-  v_course_id uuid;
-begin
-  for v_course_id in
-    select distinct l.course_id from lms_public.lessons l where l.id in (select lesson_id from old_rows) order by 1
-  loop
-    perform lms_private.recalculate_course_enrollments(v_course_id);
-  end loop;
-  return null;
-end
-$$;
-comment on function lms_private.tg_quizzes__recalculate_courses_delete() is 'Statement trigger: a removed practice quiz makes its lesson count again.';
+comment on function lms_private.tg_quizzes__recalculate_courses() is 'Statement trigger: a quiz added, removed or switched between practice and graded changes whether its lesson counts.';
 
 --------------------------------------------------------------------------------
 -- Enrollment.
