@@ -1,13 +1,12 @@
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { accessToken, startTestApi, type TestApi } from '../../support/api.ts';
-import { lessonIn, newUser, tolerateForcedDrop } from '../../db/quizzes/helpers.ts';
+import { lessonIn, newUser, } from '../../db/quizzes/helpers.ts';
 import { ok, scenario } from './helpers.ts';
 
 let db: TestDatabase;
 let api: TestApi;
 beforeAll(async () => {
   db = await createTestDatabase();
-  tolerateForcedDrop(db.root, db.auth);
   api = await startTestApi(db, { env: { LMS_BCRYPT_COST: '4' } });
 });
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { startTestApi, type TestApi } from '../../support/api.ts';
-import { addQuestion, tolerateForcedDrop } from '../../db/quizzes/helpers.ts';
+import { addQuestion, } from '../../db/quizzes/helpers.ts';
 import {
   expectNoSecrets,
   ok,
@@ -17,7 +17,6 @@ let db: TestDatabase;
 let api: TestApi;
 beforeAll(async () => {
   db = await createTestDatabase();
-  tolerateForcedDrop(db.root, db.auth);
   api = await startTestApi(db, { env: { LMS_BCRYPT_COST: '4' } });
 });
 afterAll(async () => {

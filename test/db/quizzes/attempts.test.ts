@@ -11,13 +11,11 @@ import {
   start,
   submit,
   type QuizSettings,
-  tolerateForcedDrop,
-} from './helpers.ts';
+  } from './helpers.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
   db = await createTestDatabase();
-  tolerateForcedDrop(db.root, db.auth);
 });
 afterAll(() => db.close());
 

@@ -1,10 +1,9 @@
 import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
-import { abcd, addQuestion, asRoot, enrollAs, expectCode, lessonIn, newUser, setupQuiz, tolerateForcedDrop } from './helpers.ts';
+import { abcd, addQuestion, asRoot, enrollAs, expectCode, lessonIn, newUser, setupQuiz } from './helpers.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
   db = await createTestDatabase();
-  tolerateForcedDrop(db.root, db.auth);
 });
 afterAll(() => db.close());
 

@@ -7,7 +7,6 @@ let db: TestDatabase;
 let pool: pg.Pool;
 beforeAll(async () => {
   db = await createTestDatabase();
-  tolerateForcedDrop(db.root, db.auth);
   pool = new pg.Pool({ connectionString: db.authUrl, max: 20 });
   tolerateForcedDrop(pool);
 });

@@ -12,13 +12,11 @@ import {
   setupQuiz,
   start,
   submit,
-  tolerateForcedDrop,
-} from './helpers.ts';
+  } from './helpers.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
   db = await createTestDatabase();
-  tolerateForcedDrop(db.root, db.auth);
 });
 afterAll(() => db.close());
 

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { RoleClaim, TestUser, Transaction } from '../../support/db.ts';
+import { committedAs as committedAsVisitor, expectSqlError, type RoleClaim, type TestUser, type Transaction } from '../../support/db.ts';
 import { insertCourse, insertUser } from '../../support/fixtures.ts';
 
 export type Queryable = Pick<pg.Pool, 'query'>;
@@ -210,14 +210,9 @@ export function attemptRow(db: Db, attemptId: string): Promise<Attempt> {
   return asRoot(db, async (q) => (await q.query<Attempt>('select * from lms_public.quiz_attempts where id = $1', [attemptId])).rows[0]!);
 }
 
-/** Runs sql, expects the SQLSTATE, and carries on after it (a savepoint keeps the transaction usable). */
-export async function expectCode(tx: Transaction, sql: string, params: unknown[], code: string): Promise<void> {
-  await tx.query('savepoint expect_code');
-  try {
-    await expect(tx.query(sql, params)).rejects.toMatchObject({ code });
-  } finally {
-    await tx.query('rollback to savepoint expect_code');
-  }
+/** Runs sql, expects the SQLSTATE, and carries on after it. */
+export function expectCode(tx: Transaction, sql: string, params: unknown[], code: string): Promise<void> {
+  return expectSqlError(tx, sql, params, code);
 }
 
 /** Moves an attempt's clock back by `seconds`, as if it had started that long ago. */
@@ -231,33 +226,20 @@ export function ageAttempt(db: Db, attemptId: string, seconds: number): Promise<
   });
 }
 
-/** A committed transaction on a pool as a user, like one API request. */
-export async function committedAs<T>(pool: pg.Pool, who: TestUser, fn: (c: pg.PoolClient) => Promise<T>, grace?: number): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    await client.query(`set local role lms_${who.role}`);
-    await client.query("select set_config('jwt.claims.user_id', $1, true)", [who.id]);
+/** A committed transaction on a pool as a user, like one API request, with a quiz grace if given. */
+export function committedAs<T>(pool: pg.Pool, who: TestUser, fn: (c: pg.PoolClient) => Promise<T>, grace?: number): Promise<T> {
+  return committedAsVisitor(pool, { role: `lms_${who.role}`, userId: who.id }, async (client) => {
     if (grace !== undefined) await client.query("select set_config('lms.quiz_grace_seconds', $1, true)", [String(grace)]);
-    const result = await fn(client);
-    await client.query('commit');
-    return result;
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+    return fn(client);
+  });
 }
 
 /**
- * pg-pool's end() resolves before its sockets have closed, and TestDatabase.close() then drops
- * the database WITH (FORCE): idle clients get 57P01 and, with no listener, fail the test file.
+ * pg-pool's end() resolves before its sockets have closed; a database dropped WITH (FORCE) just
+ * after reaches its idle clients with 57P01. TestDatabase's own pools already tolerate it.
  */
-export function tolerateForcedDrop(...pools: pg.Pool[]): void {
-  for (const pool of pools) {
-    pool.on('error', (error: Error & { code?: string }) => {
-      if (error.code !== '57P01') throw error;
-    });
-  }
+export function tolerateForcedDrop(pool: pg.Pool): void {
+  pool.on('error', (error: Error & { code?: string }) => {
+    if (error.code !== '57P01') throw error;
+  });
 }

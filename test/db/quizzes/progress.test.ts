@@ -1,10 +1,9 @@
 import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
-import { addQuestion, asRoot, enrollAs, expectCode, newUser, setupQuiz, start, submit, type QuizSettings, tolerateForcedDrop } from './helpers.ts';
+import { addQuestion, asRoot, enrollAs, expectCode, newUser, setupQuiz, start, submit, type QuizSettings } from './helpers.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
   db = await createTestDatabase();
-  tolerateForcedDrop(db.root, db.auth);
 });
 afterAll(() => db.close());
 

@@ -1,14 +1,13 @@
 import { createTestDatabase, type TestDatabase, type TestUser } from '../../support/db.ts';
 import { testConfig } from '../../support/api.ts';
 import { startWorker, type Worker } from '../../../worker/runner.ts';
-import { addQuestion, ageAttempt, attemptRow, committedAs, newUser, setupQuiz, type Attempt, tolerateForcedDrop } from './helpers.ts';
+import { addQuestion, ageAttempt, attemptRow, committedAs, newUser, setupQuiz, type Attempt } from './helpers.ts';
 
 // Committed data and a real worker: the job runs in its own transaction.
 let db: TestDatabase;
 let worker: Worker | undefined;
 beforeAll(async () => {
   db = await createTestDatabase();
-  tolerateForcedDrop(db.root, db.auth);
 });
 afterAll(async () => {
   await worker?.stop();
