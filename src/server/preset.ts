@@ -8,16 +8,38 @@ import type { Config } from '../config.ts';
 import { identityOf, pgSettingsFor } from './auth.ts';
 import { makeIdentityPlugin } from './identity-plugin.ts';
 import { maskError } from './mask-error.ts';
+import { validationRules } from './operation-limits.ts';
+import { makePageSizePlugin } from './page-size-plugin.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 export const GRAPHIQL_PATH = '/graphiql';
 export const MAX_BODY_BYTES = 100_000;
 
+/** Puts our validation rules in front of graphql-js's own, through grafserv's preset hook. */
+function makeValidationPlugin(config: Config): GraphileConfig.Plugin {
+  return {
+    name: 'CoursebaseValidationRulesPlugin',
+    version: '1.0.0',
+    grafserv: {
+      middleware: {
+        setPreset(next, event) {
+          event.validationRules = validationRules(
+            config.limits,
+            { introspection: config.introspection, suggestions: !config.isProduction },
+            event.validationRules,
+          );
+          return next();
+        },
+      },
+    },
+  };
+}
+
 /** The PostGraphile V5 preset: the lms_public schema, introspected as the authenticator. */
 export function makePreset(config: Config, authPool: pg.Pool): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset, PgAggregatesPreset],
-    plugins: [makeIdentityPlugin(config)],
+    plugins: [makeIdentityPlugin(config), makePageSizePlugin(config.limits), makeValidationPlugin(config)],
     pgServices: [makePgService({ pool: authPool, schemas: ['lms_public'] })],
     grafserv: {
       graphqlPath: GRAPHQL_PATH,
@@ -25,13 +47,14 @@ export function makePreset(config: Config, authPool: pg.Pool): GraphileConfig.Pr
       graphiqlOnGraphQLGET: false,
       graphiqlPath: GRAPHIQL_PATH,
       maxRequestLength: MAX_BODY_BYTES,
-      // JSON only: the rate limiter reads the parsed JSON body, and other types invite CSRF.
+      // JSON only: the request guard reads the parsed JSON body, and other types invite CSRF.
       allowedRequestContentTypes: ['application/json'],
       watch: false,
       maskError,
     },
     grafast: {
       explain: false,
+      timeouts: { planning: config.timeouts.planning, execution: config.timeouts.execution },
       context(requestContext) {
         const req = requestContext.expressv4?.req;
         return { pgSettings: pgSettingsFor(config, { identity: req ? identityOf(req) : undefined, clientIp: req?.ip }) };

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { CUSTOM_ERROR_CODES, HTTP_ERROR_CODES, PASSED_POSTGRES_CODES } from '../../src/errors.ts';
+import { CUSTOM_ERROR_CODES, GRAPHQL_LIMIT_CODES, HTTP_ERROR_CODES, PASSED_POSTGRES_CODES } from '../../src/errors.ts';
 import { projectPath } from '../../src/paths.ts';
 
 async function sqlFiles(dir: string): Promise<string[]> {
@@ -25,7 +25,7 @@ it('every custom SQLSTATE raised in SQL is one the API passes through', async ()
 it('the README documents every code a client can receive', async () => {
   const readme = await fs.readFile(projectPath('README.md'), 'utf8');
   const documented = new Set([...readme.matchAll(/^\| `([0-9A-Z_]+)` \|/gm)].map((m) => m[1]));
-  const codes = [...Object.keys(CUSTOM_ERROR_CODES), ...Object.keys(PASSED_POSTGRES_CODES), ...Object.keys(HTTP_ERROR_CODES)];
+  const codes = [...Object.keys(CUSTOM_ERROR_CODES), ...Object.keys(PASSED_POSTGRES_CODES), ...Object.keys(HTTP_ERROR_CODES), ...Object.keys(GRAPHQL_LIMIT_CODES)];
   expect(codes.filter((code) => !documented.has(code))).toEqual([]);
 });
 
