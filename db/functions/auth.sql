@@ -870,6 +870,16 @@ end
 $$;
 comment on function lms_private.consume_rate_limit(text[], text) is 'Counts one request per limited action for a client IP; returns the first action over its limit, or null. Called by the API before the operation runs, in its own transaction, so every attempt counts.';
 
+create or replace function lms_private.rate_limit_window(p_action text, out max_hits integer, out retry_after_seconds integer)
+  language sql stable security definer
+  set search_path = pg_catalog, public, pg_temp
+as $$
+  select r.max_hits,
+         greatest(1, ceil(extract(epoch from date_bin(r.per, now(), timestamptz '2000-01-01') + r.per - now())))::integer
+  from lms_private.rate_limits r where r.action = p_action
+$$;
+comment on function lms_private.rate_limit_window(text) is 'An action''s limit per window, and the seconds until its current window ends: the API''s Retry-After and RateLimit headers on HTTP 429.';
+
 create or replace function lms_private.purge_stale_auth_state() returns jsonb
   language plpgsql volatile
   set search_path = pg_catalog, public, pg_temp
@@ -935,7 +945,7 @@ begin
         'record_login_failure', 'register', 'login', 'refresh_session', 'logout', 'logout_everywhere', 'issue_email_token',
         'use_email_token', 'verify_email', 'resend_verification_email', 'request_password_reset', 'reset_password',
         'change_password', 'update_profile', 'begin_mfa_enrollment', 'confirm_mfa', 'disable_mfa', 'set_user_role', 'normalise_recovery_code',
-        'set_user_active', 'reset_user_mfa', 'create_admin', 'consume_rate_limit', 'purge_stale_auth_state',
+        'set_user_active', 'reset_user_mfa', 'create_admin', 'consume_rate_limit', 'rate_limit_window', 'purge_stale_auth_state',
         'current_user_profile', 'tg_users__require_password')
   loop
     execute format('revoke all on function %s from public, lms_anonymous, lms_student, lms_instructor, lms_admin, lms_authenticator', v_function);
@@ -943,7 +953,8 @@ begin
 end
 $$;
 
-grant execute on function lms_private.session_role(uuid), lms_private.consume_rate_limit(text[], text) to lms_authenticator;
+grant execute on function lms_private.session_role(uuid), lms_private.consume_rate_limit(text[], text), lms_private.rate_limit_window(text)
+  to lms_authenticator;
 grant execute on function
   lms_private.client_ip(), lms_private.current_session_id(), lms_private.bcrypt_cost(), lms_private.require_user(), lms_private.require_admin(),
   lms_public.register(text, text, text), lms_private.login(text, text, text, interval, interval),
@@ -954,7 +965,8 @@ grant execute on function
   lms_public.logout_everywhere(), lms_public.resend_verification_email(), lms_private.change_password(text, text),
   lms_public.update_profile(text, jsonb), lms_private.begin_mfa_enrollment(text), lms_private.confirm_mfa(text),
   lms_private.disable_mfa(text)
-  to lms_student, lms_instructor, lms_admin;
+  -- Anonymous callers too: each starts with require_user(), which answers them NOAUT (migration 000007).
+  to lms_anonymous, lms_student, lms_instructor, lms_admin;
 grant execute on function
   lms_public.set_user_role(uuid, text), lms_public.set_user_active(uuid, boolean), lms_public.reset_user_mfa(uuid)
   to lms_admin;
