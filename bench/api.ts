@@ -16,6 +16,7 @@ import { createMigratedDatabase, startTestCluster, superuserUrl } from '../test/
 import { DEV_ROLE_PASSWORDS, withCredentials } from '../src/db/connections.ts';
 import { loadConfig } from '../src/config.ts';
 import { createApi } from '../src/server/app.ts';
+import { makeApiPools } from '../src/db/pools.ts';
 import { signAccessToken } from '../src/server/tokens.ts';
 import { projectPath } from '../src/paths.ts';
 
@@ -34,8 +35,8 @@ const { rows } = await root.query(
    select id from u`,
 );
 const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: rootUrl, JWT_SECRET: 'b'.repeat(40), LMS_CERT_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64') });
-const authPool = new pg.Pool({ connectionString: withCredentials(rootUrl, 'lms_authenticator', DEV_ROLE_PASSWORDS.lms_authenticator), max: 10 });
-const api = createApi(config, authPool);
+const pools = makeApiPools(config, withCredentials(rootUrl, 'lms_authenticator', DEV_ROLE_PASSWORDS.lms_authenticator), () => {});
+const api = createApi(config, pools);
 const server = http.createServer(api.app);
 await api.attach(server);
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -75,6 +76,6 @@ const closed = new Promise<void>((resolve) => server.close(() => resolve()));
 server.closeIdleConnections();
 await closed;
 await api.pgl.release();
-for (const pool of [root, authPool]) pool.on('error', () => {});
-await Promise.all([authPool.end(), root.end()]);
+root.on('error', () => {});
+await Promise.all([pools.end(), root.end()]);
 await cluster.stop();

@@ -26,6 +26,13 @@ begin
   alter role lms_authenticator set log_parameter_max_length = 0;
   alter role lms_authenticator set log_parameter_max_length_on_error = 0;
 
+  -- Backstops for any client of the API's role; the API sets its own from LMS_*_TIMEOUT_MS per
+  -- connection. Role settings are cluster-level, so they live here: a migration runs as
+  -- lms_owner, which may not alter another role.
+  alter role lms_authenticator set statement_timeout = '10s';
+  alter role lms_authenticator set lock_timeout = '5s';
+  alter role lms_authenticator set idle_in_transaction_session_timeout = '30s';
+
   if (select datdba from pg_database where datname = current_database()) <> 'lms_owner'::regrole then
     execute format('alter database %I owner to lms_owner', current_database());
   end if;

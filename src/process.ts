@@ -1,9 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
 import { loadConfig, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { migrateDatabase } from './db/migrate.ts';
+import { makeApiPools } from './db/pools.ts';
 import { describeDemoAccounts, seedDemo } from './db/seed.ts';
 import { createApi } from './server/app.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH } from './server/preset.ts';
@@ -51,14 +51,13 @@ export async function startProcess(options: ProcessOptions, config: Config = loa
 
     let url: string | undefined;
     if (options.api) {
-      const authPool = new pg.Pool({ connectionString: database.connections.authUrl, max: 10, connectionTimeoutMillis: 5000 });
-      authPool.on('error', (e) => log(`idle API connection failed: ${e.message}`));
-      const api = createApi(config, authPool);
+      const pools = makeApiPools(config, database.connections.authUrl, (e) => log(`idle API connection failed: ${e.message}`));
+      const api = createApi(config, pools);
       const server = http.createServer(api.app);
       await api.attach(server);
       steps.pools.push(async () => {
         await api.pgl.release();
-        await authPool.end();
+        await pools.end();
       });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { run, Logger } from 'graphile-worker';
 import type { Config } from '../src/config.ts';
 import { logger } from '../src/log.ts';
+import { timeoutSettings } from '../src/db/pools.ts';
 import { makeTaskList } from './tasks/index.ts';
 import { crontab } from './crontab.ts';
 
@@ -18,7 +19,7 @@ export interface Worker {
  * Signals are ours to handle (see src/process.ts).
  */
 export async function startWorker(config: Config, ownerUrl: string): Promise<Worker> {
-  const pgPool = new pg.Pool({ connectionString: ownerUrl, max: config.workerConcurrency + 2 });
+  const pgPool = new pg.Pool({ connectionString: ownerUrl, max: config.workerConcurrency + 2, ...timeoutSettings(config.timeouts.workerStatement, config) });
   pgPool.on('error', (error) => log(`idle worker connection failed: ${error.message}`));
   // A checked-out client's socket can fail too; graphile-worker asks for both handlers.
   pgPool.on('connect', (client) => client.on('error', (error) => log(`worker connection failed: ${error.message}`)));

@@ -1,10 +1,10 @@
 import './env.ts';
 import fs from 'node:fs/promises';
-import pg from 'pg';
 import { loadConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
 import { migrateDatabase } from '../db/migrate.ts';
 import { createApi } from '../server/app.ts';
+import { makeApiPools } from '../db/pools.ts';
 import { printApiSchema } from '../server/sdl.ts';
 import { logger } from '../log.ts';
 import { projectPath } from '../paths.ts';
@@ -15,14 +15,14 @@ const config = loadConfig();
 const database = await openDatabase(config, log);
 try {
   await migrateDatabase(database.connections);
-  const pool = new pg.Pool({ connectionString: database.connections.authUrl });
-  const api = createApi(config, pool);
+  const pools = makeApiPools(config, database.connections.authUrl, (e) => log(e.message), { graphql: 1, session: 1 });
+  const api = createApi(config, pools);
   try {
     await fs.writeFile(projectPath('schema.graphql'), await printApiSchema(api.pgl));
     log('wrote schema.graphql');
   } finally {
     await api.pgl.release();
-    await pool.end();
+    await pools.end();
   }
 } finally {
   await database.stop();

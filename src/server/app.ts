@@ -10,6 +10,7 @@ import { logger } from '../log.ts';
 import { errorBody } from '../errors.ts';
 import { authenticate } from './auth.ts';
 import { rateLimit } from './rate-limit.ts';
+import { parseGraphQLRequest } from './graphql-request.ts';
 import { certificatePages } from './certificate-pages.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH, MAX_BODY_BYTES, makePreset } from './preset.ts';
 
@@ -38,12 +39,23 @@ async function databaseAnswers(pool: pg.Pool, timeoutMs: number): Promise<boolea
 
 const log = logger('api');
 
-export function createApi(config: Config, authPool: pg.Pool): Api {
-  const pgl = postgraphile(makePreset(config, authPool));
+/** The API's connections, both as the authenticator. */
+export interface ApiPools {
+  /** GraphQL operations and the certificate pages. */
+  readonly graphql: pg.Pool;
+  /** Small and separate: the per-request session check and the rate limiter. */
+  readonly session: pg.Pool;
+  /** The health check's own connection. */
+  readonly health: pg.Pool;
+}
+
+export function createApi(config: Config, pools: ApiPools): Api {
+  const pgl = postgraphile(makePreset(config, pools.graphql));
   const serv = pgl.createServ(grafserv);
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // Only proxies named by the operator may say who the client is (X-Forwarded-For).
+  app.set('trust proxy', config.trustProxy === false ? false : Array.isArray(config.trustProxy) ? [...config.trustProxy] : config.trustProxy);
 
   const strict = helmet();
   // Ruru (GraphiQL, development only) runs inline scripts that a strict CSP would block.
@@ -52,14 +64,20 @@ export function createApi(config: Config, authPool: pg.Pool): Api {
   app.use(cors({ origin: [...config.corsOrigins], methods: ['GET', 'POST'], maxAge: 600 }));
 
   app.get('/healthz', async (_req, res) => {
-    const up = await databaseAnswers(authPool, 2000);
+    const up = await databaseAnswers(pools.health, 2000);
     res.status(up ? 200 : 503).json({ status: up ? 'ok' : 'unavailable', database: up ? 'up' : 'down' });
   });
 
   // Public: anyone holding a number may check it, without an account.
-  app.use(certificatePages(config, authPool));
+  app.use(certificatePages(config, pools.graphql));
 
-  app.use(GRAPHQL_PATH, express.json({ limit: MAX_BODY_BYTES }), rateLimit(authPool), authenticate(config, authPool));
+  app.use(
+    GRAPHQL_PATH,
+    express.json({ limit: MAX_BODY_BYTES }),
+    parseGraphQLRequest(config.limits),
+    rateLimit(pools.session, { maxConcurrent: config.maxConcurrentCredentialChecks, maxQueued: 100 }),
+    authenticate(config, pools.session),
+  );
 
   return {
     app,

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
-import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { testConfig } from '../support/api.ts';
 import { createApi } from '../../src/server/app.ts';
+import { makeApiPools } from '../../src/db/pools.ts';
 import { printApiSchema } from '../../src/server/sdl.ts';
 import { projectPath } from '../../src/paths.ts';
 
@@ -13,13 +13,14 @@ beforeAll(async () => {
 afterAll(() => db.close());
 
 it('schema.graphql is the API the migrations produce (run `npm run db:schema` after changing the schema)', async () => {
-  const pool = new pg.Pool({ connectionString: db.authUrl, max: 2 });
-  const api = createApi(testConfig(db), pool);
+  const config = testConfig(db);
+  const pools = makeApiPools(config, db.authUrl, () => {}, { graphql: 1, session: 1 });
+  const api = createApi(config, pools);
   try {
     const committed = await fs.readFile(projectPath('schema.graphql'), 'utf8');
     expect(await printApiSchema(api.pgl)).toBe(committed);
   } finally {
     await api.pgl.release();
-    await pool.end();
+    await pools.end();
   }
 });

@@ -2,9 +2,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import pg from 'pg';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createApi, type Api } from '../../src/server/app.ts';
+import { makeApiPools } from '../../src/db/pools.ts';
 import type { TestDatabase, TestUser } from './db.ts';
 
 export interface TestApi {
@@ -36,9 +36,8 @@ export function accessToken(config: Config, user: TestUser, overrides: jwt.SignO
 /** The Express app with PostGraphile, listening on a free port, connected as the authenticator. */
 export async function startTestApi(db: TestDatabase, options: { authUrl?: string; env?: Record<string, string> } = {}): Promise<TestApi> {
   const config = testConfig(db, options.env);
-  const pool = new pg.Pool({ connectionString: options.authUrl ?? db.authUrl, max: 4, connectionTimeoutMillis: 5000 });
-  pool.on('error', () => {});
-  const api = createApi(config, pool);
+  const pools = makeApiPools(config, options.authUrl ?? db.authUrl, () => {}, { graphql: 4, session: 2 });
+  const api = createApi(config, pools);
   const server = http.createServer(api.app);
   await api.attach(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -63,7 +62,7 @@ export async function startTestApi(db: TestDatabase, options: { authUrl?: string
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await api.pgl.release();
-      await pool.end();
+      await pools.end();
     },
   };
 }
