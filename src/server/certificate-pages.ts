@@ -119,6 +119,15 @@ const NOT_FOUND_PAGE = page(
 <p class="status revoked" id="status">No certificate with this number exists. Check the number for typos: it looks like CB-XXXX-XXXX-XXXX-X.</p>`,
 );
 
+const MALFORMED_PAGE = page(
+  'Not a certificate number',
+  `<h1>Not a certificate number</h1>
+<p class="status revoked" id="status">A certificate number looks like CB-XXXX-XXXX-XXXX-X: letters, digits and dashes, ending in a check character.</p>`,
+);
+
+/** What a typed certificate number may contain; anything else (a NUL, a slash) is refused before any query. */
+const NUMBER_SHAPE = /^[0-9A-Za-z*~$= -]{1,256}$/;
+
 function sendHtml(res: Response, status: number, html: string): void {
   // Set here, after helmet: this route's policy replaces the app-wide one.
   res.setHeader('Content-Security-Policy', CERTIFICATE_PAGE_CSP);
@@ -132,8 +141,6 @@ export function certificatePages(config: Config, pool: pg.Pool): express.Router 
   const keys = { keys: [publicJwk(signingKey(config))] };
 
   async function lookup(number: string): Promise<Verification | undefined> {
-    // Nothing longer is a number; spare the database.
-    if (number.length > 64) return undefined;
     // The authenticator has no usage on lms_public; the lookup runs as the anonymous visitor it is.
     const client = await pool.connect();
     let row: Verification | undefined;
@@ -153,6 +160,7 @@ export function certificatePages(config: Config, pool: pg.Pool): express.Router 
   }
 
   router.get('/verify/:number', async (req: Request<{ number: string }>, res) => {
+    if (!NUMBER_SHAPE.test(req.params.number)) return sendHtml(res, 400, MALFORMED_PAGE);
     const found = await lookup(req.params.number);
     res.setHeader('Cache-Control', 'no-store');
     if (!found) return sendHtml(res, 404, NOT_FOUND_PAGE);
@@ -161,6 +169,9 @@ export function certificatePages(config: Config, pool: pg.Pool): express.Router 
 
   router.get('/certificates/:file', async (req: Request<{ file: string }>, res) => {
     const match = /^(.+)\.pdf$/i.exec(req.params.file);
+    if (match && !NUMBER_SHAPE.test(match[1]!)) {
+      return void res.status(400).json(errorBody('INVALID_PATH', 'A certificate PDF is named CB-XXXX-XXXX-XXXX-X.pdf.'));
+    }
     const found = match ? await lookup(match[1]!) : undefined;
     // Only current numbers have a PDF path; a replaced number's PDF is not served.
     if (!found?.pdf_url_path) return void res.status(404).json(errorBody('NOT_FOUND', 'No certificate with this number.'));
