@@ -9,7 +9,7 @@ export const CUSTOM_ERROR_CODES = {
   NTFND: 'Not found, or not visible to the signed-in user.',
   INVAL: 'Invalid input; the message says which.',
   CREDS: 'Invalid credentials: the email or password is wrong (the same answer for both).',
-  LOCKD: 'The account is locked for 15 minutes after 5 failed logins.',
+  LOCKD: 'Sign-ins for this email from this address are locked for 15 minutes after 5 failures (the same answer whether or not an account has the email).',
   DISBL: 'The account is deactivated.',
   MFARQ: 'MFA is on: send mfaCode (a TOTP code or a recovery code) with the login.',
   MFABD: 'The MFA code is wrong or already used.',
@@ -24,6 +24,7 @@ export const CUSTOM_ERROR_CODES = {
   ATMAX: 'No attempts left at this quiz.',
   ATDON: 'The quiz attempt was already submitted.',
   ATLAT: "The quiz attempt's time limit has passed.",
+  WATCH: "Watch more of the video first: completing it needs the course's share of its duration watched.",
 } as const;
 
 /** PostgreSQL's own SQLSTATEs that describe the client's input rather than a server fault. */

@@ -328,31 +328,68 @@ comment on function lms_private.consume_mfa_code(uuid, text) is 'Accepts a curre
 --------------------------------------------------------------------------------
 -- Lockout.
 
+-- Keyed by normalised email and client IP, whether or not an account has the email, so that a
+-- lock says nothing about which emails exist, and an attacker's failures from one address do not
+-- lock the owner out from another. A ceiling across all addresses bounds guessing from many
+-- addresses; it spares the addresses the account signed in from lately, so the owner keeps a way in.
+
+create or replace function lms_private.login_ip_locked(p_email text) returns boolean
+  language sql stable
+  set search_path = pg_catalog, public, pg_temp
+as $$
+  select exists (
+    select from lms_private.user_lockouts l
+    where l.email = p_email and l.client_ip is not distinct from lms_private.client_ip() and l.locked_until > now()
+  )
+$$;
+comment on function lms_private.login_ip_locked(text) is 'Whether sign-ins for this normalised email are locked from the client''s IP (5 failures from it within 15 minutes lock it for 15 minutes).';
+
+create or replace function lms_private.login_locked(p_email text, p_user_id uuid) returns boolean
+  language sql stable
+  set search_path = pg_catalog, public, pg_temp
+as $$
+  select lms_private.login_ip_locked(p_email)
+      or ((select count(*) from (
+             select from lms_private.security_events e
+             where e.event_type = 'login_failed' and e.details->>'email' = p_email and e.occurred_at > now() - interval '1 hour'
+             limit 100) f) >= 100
+          and not exists (
+             select from lms_private.security_events s
+             where p_user_id is not null and s.user_id = p_user_id and s.event_type = 'login_succeeded'
+               and s.client_ip is not distinct from lms_private.client_ip() and s.occurred_at > now() - interval '30 days'))
+$$;
+comment on function lms_private.login_locked(text, uuid) is 'Whether a login for this normalised email (and its account, if any) is refused as locked: locked from the client''s IP, or 100 failures from any IPs within the hour and the client''s IP has not signed in to the account within 30 days.';
+
 create or replace function lms_private.record_login_failure(p_user_id uuid, p_email text, p_reason text) returns void
   language plpgsql volatile
   set search_path = pg_catalog, public, pg_temp
 as $$
 declare
+  v_email text := coalesce(p_email, (select u.email from lms_public.users u where u.id = p_user_id));
+  v_ip inet := lms_private.client_ip();
   v_failures integer;
 begin
   perform lms_private.log_security_event('login_failed', p_user_id, jsonb_build_object('email', p_email, 'reason', p_reason));
-  if p_user_id is null then
-    return;
-  end if;
+  -- Failures of a signed-in user's checks carry the user but no email.
   select count(*) into v_failures
   from lms_private.security_events e
-  where e.user_id = p_user_id and e.event_type = 'login_failed'
+  where e.event_type = 'login_failed'
+    and (e.user_id = p_user_id or e.details->>'email' = v_email)
+    and e.client_ip is not distinct from v_ip
     and e.occurred_at > now() - interval '15 minutes'
-    and e.occurred_at > coalesce((select u.last_login_at from lms_public.users u where u.id = p_user_id), '-infinity')
-    and e.occurred_at > coalesce((select l.locked_until from lms_private.user_lockouts l where l.user_id = p_user_id), '-infinity');
+    and e.occurred_at > coalesce((
+      select max(s.occurred_at) from lms_private.security_events s
+      where s.user_id = p_user_id and s.event_type = 'login_succeeded' and s.client_ip is not distinct from v_ip), '-infinity')
+    and e.occurred_at > coalesce((
+      select l.locked_until from lms_private.user_lockouts l where l.email = v_email and l.client_ip is not distinct from v_ip), '-infinity');
   if v_failures >= 5 then
-    insert into lms_private.user_lockouts (user_id, locked_until) values (p_user_id, now() + interval '15 minutes')
-    on conflict (user_id) do update set locked_until = excluded.locked_until;
-    perform lms_private.log_security_event('account_locked', p_user_id, jsonb_build_object('failures', v_failures, 'minutes', 15));
+    insert into lms_private.user_lockouts as l (email, client_ip, user_id, locked_until) values (v_email, v_ip, p_user_id, now() + interval '15 minutes')
+    on conflict (email, client_ip) do update set locked_until = excluded.locked_until, user_id = coalesce(excluded.user_id, l.user_id);
+    perform lms_private.log_security_event('account_locked', p_user_id, jsonb_build_object('email', v_email, 'failures', v_failures, 'minutes', 15));
   end if;
 end
 $$;
-comment on function lms_private.record_login_failure(uuid, text, text) is 'Records a failed login (wrong password or MFA code); the fifth within 15 minutes locks the account for 15 minutes.';
+comment on function lms_private.record_login_failure(uuid, text, text) is 'Records a failed login (unknown email, wrong password or MFA code, or a signed-in user''s wrong current password or code); the fifth within 15 minutes for one email from one IP, since the last sign-in from that IP, locks that email from that IP for 15 minutes.';
 
 --------------------------------------------------------------------------------
 -- Registration and login.
@@ -401,17 +438,19 @@ declare
   v_hash text;
   v_grant lms_private.session_grant;
 begin
-  -- One login at a time per account: overlapping attempts must all count toward the lockout.
+  -- One login at a time per email, known or not: overlapping attempts must all count toward the lockout.
+  perform pg_advisory_xact_lock(hashtext('lms_private.login:' || v_email));
   select u.* into v_user from lms_public.users u where u.email = v_email for no key update;
+  -- Before the account matters: a locked unknown email answers exactly as a locked account.
+  if lms_private.login_locked(v_email, v_user.id) then
+    perform lms_private.log_security_event('login_refused_locked', v_user.id, jsonb_build_object('email', v_email));
+    return lms_private.session_status('locked');
+  end if;
   if v_user.id is null then
     -- The same bcrypt work as for a real account, so that timing tells nothing.
     perform crypt(coalesce(p_password, ''), gen_salt('bf', lms_private.bcrypt_cost()));
     perform lms_private.record_login_failure(null, v_email, 'unknown_email');
     return lms_private.session_status('invalid_credentials');
-  end if;
-  if exists (select from lms_private.user_lockouts l where l.user_id = v_user.id and l.locked_until > now()) then
-    perform lms_private.log_security_event('login_refused_locked', v_user.id);
-    return lms_private.session_status('locked');
   end if;
   select p.password_hash into v_hash from lms_private.user_passwords p where p.user_id = v_user.id;
   if v_hash is null or v_hash <> crypt(coalesce(p_password, ''), v_hash) then
@@ -432,7 +471,8 @@ begin
     end if;
   end if;
   update lms_public.users set last_login_at = now() where id = v_user.id;
-  delete from lms_private.user_lockouts where user_id = v_user.id;
+  -- Only this address's lock: the owner signing in must not lift an attacker's lock elsewhere.
+  delete from lms_private.user_lockouts l where l.email = v_email and l.client_ip is not distinct from lms_private.client_ip();
   v_grant := lms_private.issue_refresh_token(v_user.id, p_ttl, p_session_max);
   perform lms_private.log_security_event('login_succeeded', v_user.id, jsonb_build_object('session_id', v_grant.session_id));
   return v_grant;
@@ -612,7 +652,8 @@ declare
   v_user_id uuid := lms_private.use_email_token(token, 'reset_password');
 begin
   update lms_private.user_passwords set password_hash = v_hash where user_id = v_user_id;
-  delete from lms_private.user_lockouts where user_id = v_user_id;
+  delete from lms_private.user_lockouts l
+  where l.user_id = v_user_id or l.email = (select u.email from lms_public.users u where u.id = v_user_id);
   perform lms_private.log_security_event('password_reset', v_user_id,
     jsonb_build_object('sessions_revoked', lms_private.revoke_refresh_tokens(v_user_id, 'password_reset')));
   return true;
@@ -627,9 +668,10 @@ as $$
 declare
   v_user_id uuid := lms_private.require_user();
   v_hash text := lms_private.hash_password(p_new_password);
+  v_email text;
 begin
-  perform 1 from lms_public.users u where u.id = v_user_id for no key update;
-  if exists (select from lms_private.user_lockouts l where l.user_id = v_user_id and l.locked_until > now()) then
+  select u.email into v_email from lms_public.users u where u.id = v_user_id for no key update;
+  if lms_private.login_ip_locked(v_email) then
     return 'locked';
   end if;
   if not lms_private.password_matches(v_user_id, p_current_password) then
@@ -642,7 +684,7 @@ begin
   return 'ok';
 end
 $$;
-comment on function lms_private.change_password(text, text) is 'Changes the signed-in user''s password and ends their other sessions. A wrong current password is recorded and counts toward the lockout, so it returns a status (ok, invalid_credentials, locked) for the API to turn into an error; a weak new password raises WEAKP.';
+comment on function lms_private.change_password(text, text) is 'Changes the signed-in user''s password and ends their other sessions. A wrong current password is recorded and counts toward the lockout of the account from the client''s IP, so it returns a status (ok, invalid_credentials, locked) for the API to turn into an error; a weak new password raises WEAKP.';
 
 create or replace function lms_public.update_profile(full_name text, profile_metadata jsonb) returns lms_public.users
   language plpgsql volatile
@@ -727,12 +769,13 @@ create or replace function lms_private.disable_mfa(p_code text) returns text
 as $$
 declare
   v_user_id uuid := lms_private.require_user();
+  v_email text;
 begin
-  perform 1 from lms_public.users u where u.id = v_user_id for no key update;
+  select u.email into v_email from lms_public.users u where u.id = v_user_id for no key update;
   if not exists (select from lms_public.users u where u.id = v_user_id and u.mfa_enabled) then
     return 'mfa_off';
   end if;
-  if exists (select from lms_private.user_lockouts l where l.user_id = v_user_id and l.locked_until > now()) then
+  if lms_private.login_ip_locked(v_email) then
     return 'locked';
   end if;
   if not lms_private.consume_mfa_code(v_user_id, p_code) then
@@ -746,7 +789,7 @@ begin
   return 'ok';
 end
 $$;
-comment on function lms_private.disable_mfa(text) is 'Turns MFA off with a current code or a recovery code. A wrong code is recorded and counts toward the lockout, so it returns a status (ok, invalid_mfa_code, mfa_off, locked) for the API to turn into an error.';
+comment on function lms_private.disable_mfa(text) is 'Turns MFA off with a current code or a recovery code. A wrong code is recorded and counts toward the lockout of the account from the client''s IP, so it returns a status (ok, invalid_mfa_code, mfa_off, locked) for the API to turn into an error.';
 
 --------------------------------------------------------------------------------
 -- Admin control.
@@ -942,7 +985,7 @@ begin
       and p.proname in ('client_ip', 'current_session_id', 'bcrypt_cost', 'require_user', 'require_admin', 'session_role',
         'log_security_event', 'tg__append_only', 'normalise_email', 'hash_password', 'password_matches', 'issue_refresh_token',
         'find_refresh_token', 'revoke_refresh_tokens', 'session_status', 'base32_decode', 'totp_code', 'matching_totp_step', 'consume_mfa_code',
-        'record_login_failure', 'register', 'login', 'refresh_session', 'logout', 'logout_everywhere', 'issue_email_token',
+        'login_ip_locked', 'login_locked', 'record_login_failure', 'register', 'login', 'refresh_session', 'logout', 'logout_everywhere', 'issue_email_token',
         'use_email_token', 'verify_email', 'resend_verification_email', 'request_password_reset', 'reset_password',
         'change_password', 'update_profile', 'begin_mfa_enrollment', 'confirm_mfa', 'disable_mfa', 'set_user_role', 'normalise_recovery_code',
         'set_user_active', 'reset_user_mfa', 'create_admin', 'consume_rate_limit', 'rate_limit_window', 'purge_stale_auth_state',

@@ -63,6 +63,17 @@ as $$
 $$;
 comment on function lms_private.slugify(text) is 'Lowercase-kebab form of a title: runs of anything but a-z and 0-9 become one hyphen.';
 
+create or replace function lms_private.random_slug_suffix() returns text
+  language sql volatile
+  set search_path = pg_catalog, public, pg_temp
+as $$
+  -- 32 symbols, so each byte modulo 32 is uniform: 30 random bits, lowercase, no i/l/o/u to misread.
+  select string_agg(substr('0123456789abcdefghjkmnpqrstvwxyz', get_byte(r.b, i) % 32 + 1, 1), '' order by i)
+  from (select gen_random_bytes(6) as b) r, generate_series(0, 5) as i
+$$;
+comment on function lms_private.random_slug_suffix() is 'Six random lowercase letters and digits, the suffix of a generated slug whose base is taken.';
+revoke all on function lms_private.random_slug_suffix() from public;
+
 create or replace function lms_private.tg_courses__defaults() returns trigger
   language plpgsql security definer
   set search_path = pg_catalog, public, pg_temp
@@ -70,7 +81,6 @@ as $$
 declare
   v_base text;
   v_candidate text;
-  v_suffix integer := 1;
 begin
   if tg_op = 'INSERT' and new.instructor_id is null then
     new.instructor_id := lms_private.current_user_id();
@@ -85,18 +95,19 @@ begin
     return new;
   end if;
   v_base := lms_private.slugify(new.title);
-  -- Serialise slug generation: "intro" and "intro-2" are different bases that can meet.
+  -- Serialise slug generation: a base and another title's suffixed form can meet.
   perform pg_advisory_xact_lock(hashtext('lms_public.courses.slug'));
   v_candidate := v_base;
+  -- A random suffix, not a counter: "-2" would tell the caller that a course it may not see took
+  -- the base, and "-3" that two did; a random one tells nothing about who holds what.
   while exists (select from lms_public.courses c where c.slug = v_candidate and c.id <> new.id) loop
-    v_suffix := v_suffix + 1;
-    v_candidate := v_base || '-' || v_suffix;
+    v_candidate := rtrim(v_base, '-') || '-' || lms_private.random_slug_suffix();
   end loop;
   new.slug := v_candidate;
   return new;
 end
 $$;
-comment on function lms_private.tg_courses__defaults() is 'Trigger: a new course''s instructor defaults to the signed-in user; generates a unique slug from the title when none is given (suffix -2, -3… on collision), and validates a given one as lowercase-kebab (INVAL).';
+comment on function lms_private.tg_courses__defaults() is 'Trigger: a new course''s instructor defaults to the signed-in user; generates a unique slug from the title when none is given (the title''s own slug if no course holds it, else with a random six-character suffix), and validates a given one as lowercase-kebab (INVAL); a given slug that is taken is a unique violation (23505) whoever holds it.';
 
 create or replace function lms_private.tg_lessons__defaults() returns trigger
   language plpgsql security definer

@@ -332,10 +332,26 @@ as $$
 declare
   v_lock record;
   v_progress lms_public.lesson_progress;
+  v_min_percent smallint;
+  v_required integer;
 begin
   select * into v_lock from lms_private.lock_progress(complete_lesson.lesson_id);
   if (v_lock.lesson).lesson_type = 'quiz' then
     raise exception using errcode = 'INVAL', message = 'a quiz lesson is completed by passing its graded quiz';
+  end if;
+  if (v_lock.lesson).lesson_type = 'video' and (v_lock.lesson).duration_minutes > 0 then
+    select c.min_video_watch_percent into v_min_percent from lms_public.courses c where c.id = (v_lock.lesson).course_id;
+    v_required := ceil((v_lock.lesson).duration_minutes * 60 * v_min_percent / 100.0);
+    select * into v_progress from lms_public.lesson_progress p
+    where p.enrollment_id = v_lock.enrollment_id and p.lesson_id = complete_lesson.lesson_id;
+    -- Both, because each alone is cheap to fake: a seek moves the position without watching, and a
+    -- paused tab left open earns time without getting anywhere. A completion already earned stands.
+    if v_progress.status is distinct from 'completed'
+       and (coalesce(v_progress.time_spent_seconds, 0) < v_required or coalesce(v_progress.completion_percentage, 0) < v_min_percent) then
+      raise exception using errcode = 'WATCH',
+        message = format('watch at least %s%% of this video first: %s of the %s seconds needed watched, furthest position %s%%',
+                         v_min_percent, coalesce(v_progress.time_spent_seconds, 0), v_required, coalesce(v_progress.completion_percentage, 0));
+    end if;
   end if;
   insert into lms_public.lesson_progress as p (enrollment_id, lesson_id, status, started_at, completed_at, last_accessed_at, completion_percentage)
   values (v_lock.enrollment_id, complete_lesson.lesson_id, 'completed', now(), now(), now(), 100)
@@ -349,7 +365,7 @@ begin
   return v_progress;
 end
 $$;
-comment on function lms_public.complete_lesson(uuid) is E'@resultFieldName lessonProgress\nCompletes a video, text or assignment lesson for the signed-in student; the enrollment''s progress follows in the same transaction.';
+comment on function lms_public.complete_lesson(uuid) is E'@resultFieldName lessonProgress\nCompletes a video, text or assignment lesson for the signed-in student; the enrollment''s progress follows in the same transaction. A video with a duration needs its course''s `minVideoWatchPercent` of it watched first, as recorded by `recordLessonProgress`: that share of its duration in time spent, and a furthest position at least that far (WATCH).';
 
 create or replace function lms_public.enrollments_has_new_content(e lms_public.enrollments) returns boolean
   language sql stable

@@ -10,10 +10,10 @@ revoke all on lms_public.courses, lms_public.lessons
 -- Courses: everyone sees the published catalog; instructors their own drafts; enrolled
 -- students keep seeing a course that was unpublished; admins see everything.
 grant select on lms_public.courses to lms_anonymous, lms_student, lms_instructor, lms_admin;
-grant insert (title, slug, description, category, difficulty_level, thumbnail_url, estimated_duration_minutes, course_metadata, price, currency)
+grant insert (title, slug, description, category, difficulty_level, thumbnail_url, estimated_duration_minutes, course_metadata, price, currency, min_video_watch_percent)
   on lms_public.courses to lms_instructor, lms_admin;
 grant insert (instructor_id) on lms_public.courses to lms_admin;
-grant update (title, slug, description, category, difficulty_level, thumbnail_url, estimated_duration_minutes, course_metadata, price, currency)
+grant update (title, slug, description, category, difficulty_level, thumbnail_url, estimated_duration_minutes, course_metadata, price, currency, min_video_watch_percent)
   on lms_public.courses to lms_instructor, lms_admin;
 grant delete on lms_public.courses to lms_instructor, lms_admin;
 

@@ -1,5 +1,6 @@
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { startTestApi, type TestApi } from '../../support/api.ts';
+import { rewindLessonClock } from '../../support/fixtures.ts';
 
 let db: TestDatabase;
 let api: TestApi;
@@ -79,6 +80,11 @@ it('browse, enroll, progress, complete and review, over HTTP as clients would', 
     student,
   );
   expect(beat.recordLessonProgress.lessonProgress.lastPositionSeconds).toBe(600);
+  // A seek to the end is not watching: the video completes once 80% of its ten minutes were spent on it.
+  const early = await api.graphql('mutation($l: UUID!) { completeLesson(input: {lessonId: $l}) { lessonProgress { status } } }', { variables: { l: first.rowId }, token: student });
+  expect(early.body.errors?.[0]?.extensions?.code).toBe('WATCH');
+  await rewindLessonClock(db.root, enrolled.rowId, first.rowId, 600);
+  await ok('mutation($l: UUID!) { recordLessonProgress(input: {lessonId: $l, positionSeconds: 600, secondsSpent: 600}) { lessonProgress { timeSpentSeconds } } }', { l: first.rowId }, student);
   await ok('mutation($l: UUID!) { completeLesson(input: {lessonId: $l}) { lessonProgress { status } } }', { l: first.rowId }, student);
   let mine = (await ok('{ enrollments { nodes { status progressPercentage completedLessonsCount startedAt } } }', {}, student)).enrollments.nodes;
   expect(mine).toEqual([{ status: 'active', progressPercentage: '50.00', completedLessonsCount: 1, startedAt: expect.any(String) }]);

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
 import { insertUser } from '../../support/fixtures.ts';
 import { committed, eventsOf, fastBcrypt, jtiOf, login, PASSWORD } from './helpers.ts';
 
@@ -236,6 +236,29 @@ describe('lockout, each login in its own committed transaction', () => {
     expect((await attempt(user.email, PASSWORD)).status).toBe('locked');
   });
 
+  // No user row to lock for an unknown email: logins serialise on the email itself.
+  it('5 logins to an unknown email fired at once all count, and lock it as an account would be', async () => {
+    const email = `ghost-overlap-${Date.now()}@example.test`;
+    const clients = Array.from({ length: 5 }, () => new pg.Client({ connectionString: db.authUrl }));
+    try {
+      await Promise.all(clients.map((c) => c.connect()));
+      const statuses = await Promise.all(
+        clients.map(async (c) => {
+          await c.query('begin');
+          await c.query('set local role lms_anonymous');
+          await fastBcrypt(c);
+          const { status } = await login(c, email, 'wrong password!');
+          await c.query('commit');
+          return status;
+        }),
+      );
+      expect(statuses).toEqual(Array(5).fill('invalid_credentials'));
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+    expect((await attempt(email, PASSWORD)).status).toBe('locked');
+  });
+
   it('an unknown email leaves a committed login_failed record with no user', async () => {
     const email = `ghost-${Date.now()}@example.test`;
     expect((await attempt(email, PASSWORD)).status).toBe('invalid_credentials');
@@ -271,5 +294,120 @@ describe('the session token', () => {
         jtiOf(grant.refresh_token!),
       ]);
       expect(rows[0].capped).toBe(true);
+    }));
+});
+
+describe('lockout per email and client IP (lms.client_ip)', () => {
+  const from = (tx: Transaction, ip: string) => tx.query("select set_config('lms.client_ip', $1, true)", [ip]);
+  const empty = { user_id: null, role: null, session_id: null, refresh_token: null, refresh_expires_at: null };
+
+  it('after 5 failures from one IP, a known and an unknown email answer exactly the same: locked', () =>
+    db.transaction(async (tx) => {
+      const user = await insertUser(tx.client);
+      const ghost = `ghost-${Date.now()}@example.test`;
+      await fastBcrypt(tx);
+      await tx.becomeAnonymous();
+      await from(tx, '203.0.113.10');
+      for (let i = 0; i < 5; i++) {
+        expect(await login(tx, user.email, `wrong password ${i}`)).toEqual({ status: 'invalid_credentials', ...empty });
+        expect(await login(tx, ghost, `wrong password ${i}`)).toEqual({ status: 'invalid_credentials', ...empty });
+      }
+      expect(await login(tx, user.email, PASSWORD)).toEqual({ status: 'locked', ...empty });
+      expect(await login(tx, ghost, PASSWORD)).toEqual({ status: 'locked', ...empty });
+      // Whatever the case and spacing the email is typed in.
+      expect(await login(tx, `  ${ghost.toUpperCase()} `, PASSWORD)).toEqual({ status: 'locked', ...empty });
+      await tx.becomeRoot();
+      const { rows } = await tx.query(
+        "select email, host(client_ip) as ip, user_id from lms_private.user_lockouts where client_ip = '203.0.113.10' order by user_id nulls first",
+      );
+      expect(rows).toEqual([
+        { email: ghost, ip: '203.0.113.10', user_id: null },
+        { email: user.email, ip: '203.0.113.10', user_id: user.id },
+      ]);
+    }));
+
+  it('the owner signing in from another IP is unaffected, and does not lift the lock of the first', () =>
+    db.transaction(async (tx) => {
+      const user = await insertUser(tx.client);
+      await tx.becomeAnonymous();
+      await from(tx, '203.0.113.20');
+      for (let i = 0; i < 5; i++) await login(tx, user.email, 'wrong password!');
+      expect((await login(tx, user.email, PASSWORD)).status).toBe('locked');
+      await from(tx, '2001:db8::20');
+      expect((await login(tx, user.email, PASSWORD)).status).toBe('ok');
+      await from(tx, '203.0.113.20');
+      expect((await login(tx, user.email, PASSWORD)).status).toBe('locked');
+    }));
+
+  it('failures from different IPs do not add up: 4 from each of two IPs lock neither', () =>
+    db.transaction(async (tx) => {
+      const user = await insertUser(tx.client);
+      await tx.becomeAnonymous();
+      for (const ip of ['203.0.113.30', '203.0.113.31']) {
+        await from(tx, ip);
+        for (let i = 0; i < 4; i++) await login(tx, user.email, 'wrong password!');
+      }
+      expect((await login(tx, user.email, PASSWORD)).status).toBe('ok');
+      await from(tx, '203.0.113.30');
+      expect((await login(tx, user.email, PASSWORD)).status).toBe('ok');
+    }));
+
+  it('the ceiling: 100 failures within the hour from many IPs lock the email from every IP that has not signed in lately, known or not', () =>
+    db.transaction(async (tx) => {
+      const user = await insertUser(tx.client);
+      const ghost = `ghost-ceiling-${Date.now()}@example.test`;
+      // The log is append-only: a distributed attack's failures and the owner's usual address are written as they would have been.
+      for (const email of [user.email, ghost]) {
+        await tx.query(
+          `insert into lms_private.security_events (occurred_at, event_type, user_id, client_ip, details)
+           select now() - interval '50 minutes', 'login_failed', u.id, ('198.51.100.' || i)::inet, jsonb_build_object('email', $1::text, 'reason', 'x')
+           from generate_series(1, 99) i left join lms_public.users u on u.email = $1`,
+          [email],
+        );
+      }
+      await tx.query(
+        "insert into lms_private.security_events (occurred_at, event_type, user_id, client_ip) values (now() - interval '3 days', 'login_succeeded', $1, '192.0.2.50')",
+        [user.id],
+      );
+      await fastBcrypt(tx);
+      await tx.becomeAnonymous();
+      await from(tx, '203.0.113.40');
+      // 99: below the ceiling; the 100th failure reaches it.
+      expect((await login(tx, user.email, 'wrong password!')).status).toBe('invalid_credentials');
+      expect((await login(tx, ghost, 'wrong password!')).status).toBe('invalid_credentials');
+      await from(tx, '203.0.113.41');
+      expect(await login(tx, user.email, PASSWORD)).toEqual({ status: 'locked', ...empty });
+      expect(await login(tx, ghost, PASSWORD)).toEqual({ status: 'locked', ...empty });
+      // The owner's usual address still signs in.
+      await from(tx, '192.0.2.50');
+      expect((await login(tx, user.email, PASSWORD)).status).toBe('ok');
+    }));
+
+  it('failures older than the hour do not count toward the ceiling', () =>
+    db.transaction(async (tx) => {
+      const user = await insertUser(tx.client);
+      await tx.query(
+        `insert into lms_private.security_events (occurred_at, event_type, user_id, client_ip, details)
+         select now() - interval '61 minutes', 'login_failed', $1, ('198.51.100.' || i)::inet, jsonb_build_object('email', $2::text, 'reason', 'x')
+         from generate_series(1, 150) i`,
+        [user.id, user.email],
+      );
+      await tx.becomeAnonymous();
+      await from(tx, '203.0.113.50');
+      expect((await login(tx, user.email, PASSWORD)).status).toBe('ok');
+    }));
+
+  it('a signed-in user\'s wrong current passwords lock changePassword from that IP only', () =>
+    db.transaction(async (tx) => {
+      const user = await insertUser(tx.client);
+      await fastBcrypt(tx);
+      await tx.becomeUser(user);
+      const change = async (current: string) =>
+        (await tx.query('select lms_private.change_password($1, $2) as s', [current, 'a brand new password'])).rows[0].s;
+      await from(tx, '203.0.113.60');
+      for (let i = 0; i < 5; i++) expect(await change(`wrong guess ${i}`)).toBe('invalid_credentials');
+      expect(await change(PASSWORD)).toBe('locked');
+      await from(tx, '203.0.113.61');
+      expect(await change(PASSWORD)).toBe('ok');
     }));
 });
