@@ -229,8 +229,8 @@ export function loadConfig(env: Env = process.env): Config {
     limits: {
       maxTokens: int('LMS_MAX_TOKENS', 2000, 50, 100_000),
       maxDepth: int('LMS_MAX_DEPTH', 12, 2, 100),
-      maxAliases: int('LMS_MAX_ALIASES', 30, 0, 1000),
-      maxDirectives: int('LMS_MAX_DIRECTIVES', 20, 0, 1000),
+      maxAliases: int('LMS_MAX_ALIASES', 30, 0, 100_000),
+      maxDirectives: int('LMS_MAX_DIRECTIVES', 20, 0, 100_000),
       maxExpandedFields: int('LMS_MAX_EXPANDED_FIELDS', 1000, 10, 1_000_000),
       maxCost: int('LMS_MAX_COST', 50_000, 10, 100_000_000),
       defaultPageSize: int('LMS_DEFAULT_PAGE_SIZE', 100, 1, 10_000),
