@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import { publicJwk, signingKey } from '../certificates/keys.ts';
 import { localStorage } from '../certificates/storage.ts';
 import { errorBody } from '../errors.ts';
+import { verifyPath } from '../certificates/verify-url.ts';
 
 /** A row of lms_public.verify_certificate(number). */
 interface Verification {
@@ -72,16 +73,21 @@ ${body}
 `;
 }
 
+function replacedBy(next: string): string {
+  return `Replaced by <a href="${verifyPath(next)}" id="replaced-by">${escapeHtml(next)}</a>: this number was reissued and is no longer current.`;
+}
+
 function statusLine(v: Verification): string {
   switch (v.status) {
     case 'valid':
       return '<p class="status valid" id="status">Valid: this certificate was issued by Coursebase and has not been revoked.</p>';
-    case 'revoked':
-      return `<p class="status revoked" id="status">Revoked on ${escapeHtml(day(v.revoked_at))}. Reason: <span dir="auto">${escapeHtml(v.revoked_reason ?? 'not given')}</span></p>`;
-    case 'replaced': {
-      const next = v.replaced_by ?? '';
-      return `<p class="status replaced" id="status">Replaced by <a href="/verify/${encodeURIComponent(next)}">${escapeHtml(next)}</a>: this number was reissued and is no longer current.</p>`;
+    case 'revoked': {
+      const revoked = `<p class="status revoked" id="status">Revoked on ${escapeHtml(day(v.revoked_at))}. Reason: <span dir="auto">${escapeHtml(v.revoked_reason ?? 'not given')}</span></p>`;
+      // Revoked, then reissued: the revocation stands for this number, and the new one is named.
+      return v.replaced_by ? `${revoked}\n<p class="status replaced">${replacedBy(v.replaced_by)}</p>` : revoked;
     }
+    case 'replaced':
+      return `<p class="status replaced" id="status">${replacedBy(v.replaced_by ?? '')}</p>`;
     default:
       return '<p class="status pending" id="status">Pending: this certificate is being issued; check again in a few minutes.</p>';
   }
