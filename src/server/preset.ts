@@ -7,6 +7,7 @@ import { PgAggregatesPreset } from '@graphile/pg-aggregates';
 import type { Config } from '../config.ts';
 import { identityOf, pgSettingsFor } from './auth.ts';
 import { makeIdentityPlugin } from './identity-plugin.ts';
+import { NotFoundOnNoMatchPlugin } from './not-found-plugin.ts';
 import { maskError } from './mask-error.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -17,7 +18,7 @@ export const MAX_BODY_BYTES = 100_000;
 export function makePreset(config: Config, authPool: pg.Pool): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset, PgAggregatesPreset],
-    plugins: [makeIdentityPlugin(config)],
+    plugins: [makeIdentityPlugin(config), NotFoundOnNoMatchPlugin],
     pgServices: [makePgService({ pool: authPool, schemas: ['lms_public'] })],
     grafserv: {
       graphqlPath: GRAPHQL_PATH,
