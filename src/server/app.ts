@@ -11,6 +11,7 @@ import { errorBody } from '../errors.ts';
 import { authenticate } from './auth.ts';
 import { rateLimit } from './rate-limit.ts';
 import { certificatePages } from './certificate-pages.ts';
+import { emailPages } from './email-pages.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH, MAX_BODY_BYTES, makePreset } from './preset.ts';
 
 export interface Api {
@@ -58,6 +59,8 @@ export function createApi(config: Config, authPool: pg.Pool): Api {
 
   // Public: anyone holding a number may check it, without an account.
   app.use(certificatePages(config, authPool));
+  // Public: where the verification and password-reset emails link (unless LMS_APP_URL points elsewhere).
+  app.use(emailPages(config, authPool));
 
   app.use(GRAPHQL_PATH, express.json({ limit: MAX_BODY_BYTES }), rateLimit(authPool), authenticate(config, authPool));
 
