@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { startTestApi, testConfig, type TestApi } from '../../support/api.ts';
 import { startWorker, type Worker } from '../../../worker/runner.ts';
+import { setLogSink } from '../../../src/log.ts';
 import { expectGraphqlError, expectOk, liftRateLimits, login, PASSWORD, register, signIn, uniqueEmail, waitForMail, type Mail } from './helpers.ts';
 
 let db: TestDatabase;
@@ -11,8 +12,12 @@ let api: TestApi;
 let runner: Worker;
 let outbox: string;
 const seen = new Set<string>();
+/** Every line the API and the worker logged during this file, to prove no token is among them. */
+const logged: string[] = [];
+const tokensSeen: string[] = [];
 
 beforeAll(async () => {
+  setLogSink((line) => logged.push(line));
   db = await createTestDatabase();
   await liftRateLimits(db);
   outbox = await fs.mkdtemp(path.join(os.tmpdir(), 'coursebase-outbox-'));
@@ -30,7 +35,9 @@ afterAll(async () => {
 function linkIn(mail: Mail, route: string): URL {
   const match = new RegExp(`(\\S+/${route}\\?token=\\S+)`).exec(mail.text);
   if (!match) throw new Error(`no ${route} link in:\n${mail.text}`);
-  return new URL(match[1]!);
+  const link = new URL(match[1]!);
+  tokensSeen.push(link.searchParams.get('token')!);
+  return link;
 }
 
 /** Posts a form as the browser would from our own page, unless headers say otherwise. */
@@ -166,3 +173,26 @@ describe('LMS_APP_URL', () => {
     }
   });
 });
+
+describe('what the pages leave behind', () => {
+  it('a post beyond the verifyEmail rate limit gets a 429 page, before the token is looked at', async () => {
+    // Hits so far this window are unknown (limits were lifted): make the very next one the last allowed.
+    await db.root.query("update lms_private.rate_limits set max_hits = 1 where action = 'verifyEmail'");
+    await db.root.query("delete from lms_private.rate_limit_hits where action = 'verifyEmail'");
+    try {
+      expect((await post('verify-email', { token: 'any-token' })).status).toBe(400);
+      const res = await post('verify-email', { token: 'any-token' });
+      expect(res.status).toBe(429);
+      expectStrictPage(res);
+    } finally {
+      await db.root.query("update lms_private.rate_limits set max_hits = 100000 where action = 'verifyEmail'");
+    }
+  });
+
+  it('no token ever reached a log line', () => {
+    expect(tokensSeen.length).toBeGreaterThanOrEqual(4);
+    expect(logged.length).toBeGreaterThan(0);
+    expect(logged.filter((line) => tokensSeen.some((token) => line.includes(token)))).toEqual([]);
+  });
+});
+
