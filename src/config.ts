@@ -18,6 +18,8 @@ export interface Config {
   readonly embeddedPgPort: number;
   readonly port: number;
   readonly publicUrl: string;
+  /** Where the verification and password-reset emails link: this server's own pages, or a client app's. */
+  readonly appUrl: string;
   readonly demoData: boolean;
   readonly mailOutbox: string;
   readonly smtpUrl: string | undefined;
@@ -184,6 +186,8 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
 
+  const publicUrl = (parseUrl('LMS_PUBLIC_URL', nonEmpty(env.LMS_PUBLIC_URL), problems) ?? `http://localhost:${port}`).replace(/\/+$/, '');
+
   const config: Config = {
     env: nodeEnv as Config['env'],
     isProduction,
@@ -194,7 +198,8 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir,
     embeddedPgPort: parsePort('LMS_EMBEDDED_PG_PORT', nonEmpty(env.LMS_EMBEDDED_PG_PORT), 54329, problems),
     port,
-    publicUrl: (parseUrl('LMS_PUBLIC_URL', nonEmpty(env.LMS_PUBLIC_URL), problems) ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    publicUrl,
+    appUrl: (parseUrl('LMS_APP_URL', nonEmpty(env.LMS_APP_URL), problems) ?? publicUrl).replace(/\/+$/, ''),
     demoData: isProduction
       ? false
       : parseBool('LMS_DEMO_DATA', nonEmpty(env.LMS_DEMO_DATA), databaseUrl === undefined, problems),

@@ -369,12 +369,13 @@ begin
   update lms_public.courses c
   set average_rating = r.average, review_count = r.reviews
   from (select round(avg(e.rating), 2) as average, count(e.rating)::integer as reviews
-        from lms_public.enrollments e where e.course_id = p_course_id) r
+        -- A dropped or expired student's review no longer speaks for the course.
+        from lms_public.enrollments e where e.course_id = p_course_id and e.status in ('active', 'completed')) r
   where c.id = p_course_id
     and (c.average_rating is distinct from r.average or c.review_count is distinct from r.reviews);
 end
 $$;
-comment on function lms_private.refresh_course_rating(uuid) is 'Recomputes a course''s average rating and review count from its enrollments.';
+comment on function lms_private.refresh_course_rating(uuid) is 'Recomputes a course''s average rating and review count from its active and completed enrollments.';
 
 create or replace function lms_private.tg_enrollments__refresh_course_rating() returns trigger
   language plpgsql security definer
@@ -383,13 +384,14 @@ as $$
 begin
   if tg_op = 'DELETE' then
     perform lms_private.refresh_course_rating(old.course_id);
-  elsif tg_op = 'INSERT' or new.rating is distinct from old.rating then
+  elsif tg_op = 'INSERT' or new.rating is distinct from old.rating
+        or (new.status in ('active', 'completed')) is distinct from (old.status in ('active', 'completed')) then
     perform lms_private.refresh_course_rating(new.course_id);
   end if;
   return null;
 end
 $$;
-comment on function lms_private.tg_enrollments__refresh_course_rating() is 'Trigger: keeps courses.average_rating and review_count true when a rating changes.';
+comment on function lms_private.tg_enrollments__refresh_course_rating() is 'Trigger: keeps courses.average_rating and review_count true when a rating changes, or an enrollment is dropped, expires or comes back.';
 
 create or replace function lms_private.tg_enrollments__check_review() returns trigger
   language plpgsql

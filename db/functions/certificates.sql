@@ -10,36 +10,46 @@
 -- lms_private.complete_certificate (hashes, signature; sets enrollments.certificate_issued_at).
 
 create or replace function lms_private.certificate_check_char(p_body text) returns text
-  language sql immutable strict
+  language plpgsql immutable strict
   set search_path = pg_catalog, public, pg_temp
 as $$
-  -- Crockford's check symbol: the value mod 37, over the base32 digits.
-  select substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ*~$=U',
-                (select (sum(((strpos('0123456789ABCDEFGHJKMNPQRSTVWXYZ', c) - 1) * (power(32, n - 1))::numeric)) % 37)::integer + 1
-                 from regexp_split_to_table(reverse(p_body), '') with ordinality as d(c, n)), 1)
+declare
+  v_remainder integer := 0;
+  v_symbol text;
+begin
+  -- Crockford's check symbol: the body's value mod 37. Horner's rule keeps every step an exact
+  -- integer below 37 * 32; power(32, n) would be double precision and round the leading weights.
+  foreach v_symbol in array regexp_split_to_array(p_body, '') loop
+    v_remainder := (v_remainder * 32 + strpos('0123456789ABCDEFGHJKMNPQRSTVWXYZ', v_symbol) - 1) % 37;
+  end loop;
+  return substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ*~$=U', v_remainder + 1, 1);
+end
 $$;
-comment on function lms_private.certificate_check_char(text) is 'The Crockford base32 check character (value mod 37) of a certificate number''s digits.';
+comment on function lms_private.certificate_check_char(text) is 'The Crockford base32 check character of a certificate number''s 12 digits: their value, read as one base-32 number, mod 37, in exact integer arithmetic.';
 
 create or replace function lms_private.normalise_certificate_number(p_number text) returns text
-  language plpgsql immutable
+  language plpgsql stable
   set search_path = pg_catalog, public, pg_temp
 as $$
 declare
   -- Crockford decoding: case-insensitive, O→0, I and L→1, separators ignored.
   v_clean text := translate(upper(regexp_replace(coalesce(p_number, ''), '[\s-]', '', 'g')), 'OIL', '011');
   v_body text;
+  v_number text;
 begin
   if v_clean !~ '^CB[0-9A-HJKMNP-TV-Z]{12}[0-9A-HJKMNP-TV-Z*~$=U]$' then
     return null;
   end if;
   v_body := substr(v_clean, 3, 12);
-  if lms_private.certificate_check_char(v_body) <> right(v_clean, 1) then
-    return null;
+  v_number := format('CB-%s-%s-%s-%s', substr(v_body, 1, 4), substr(v_body, 5, 4), substr(v_body, 9, 4), right(v_clean, 1));
+  if lms_private.certificate_check_char(v_body) = right(v_clean, 1)
+     or exists (select from lms_private.legacy_certificate_numbers l where l.certificate_number = v_number) then
+    return v_number;
   end if;
-  return format('CB-%s-%s-%s-%s', substr(v_body, 1, 4), substr(v_body, 5, 4), substr(v_body, 9, 4), right(v_clean, 1));
+  return null;
 end
 $$;
-comment on function lms_private.normalise_certificate_number(text) is 'The canonical CB-XXXX-XXXX-XXXX-C form of a typed certificate number, or null when it is malformed or its check character is wrong.';
+comment on function lms_private.normalise_certificate_number(text) is 'The canonical CB-XXXX-XXXX-XXXX-C form of a typed certificate number, or null when it is malformed or its check character is wrong (a number issued with the old, miscomputed check character is accepted as it was printed).';
 
 create or replace function lms_private.new_certificate_number() returns text
   language plpgsql volatile
@@ -176,7 +186,7 @@ end
 $$;
 comment on type lms_public.certificate_verification is 'What anyone holding a certificate number may know about it: its public claims, its status, and the fingerprints that prove it.';
 comment on column lms_public.certificate_verification.certificate_number is 'The number, in canonical form.';
-comment on column lms_public.certificate_verification.status is 'valid, revoked, replaced (by a reissue; see replacedBy) or pending (being issued).';
+comment on column lms_public.certificate_verification.status is 'valid, revoked (see revokedAt and revokedReason), replaced (by a reissue; see replacedBy) or pending (being issued). A number revoked and then reissued stays revoked, with replacedBy set.';
 comment on column lms_public.certificate_verification.holder_name is 'Who earned it.';
 comment on column lms_public.certificate_verification.course_title is 'The course completed.';
 comment on column lms_public.certificate_verification.completion_date is 'When the course was completed.';
@@ -211,7 +221,8 @@ begin
   if v_result.certificate_number is not null then
     return v_result;
   end if;
-  select h.certificate_number, 'replaced', h.holder_name, h.course_title, h.completion_date, h.issued_at, null, null,
+  select h.certificate_number, case when h.revoked_at is not null then 'revoked' else 'replaced' end,
+         h.holder_name, h.course_title, h.completion_date, h.issued_at, h.revoked_at, h.revoked_reason,
          c.certificate_number, h.claims_json, h.claims_sha256, h.signature, h.key_id, h.pdf_sha256, null
     into v_result
   from lms_private.certificate_history h join lms_public.certificates c on c.id = h.certificate_id
@@ -219,7 +230,7 @@ begin
   return case when v_result.certificate_number is null then null else v_result end;
 end
 $$;
-comment on function lms_public.verify_certificate(text) is 'Checks a certificate number, for anyone: its public claims and status (valid, revoked with date and reason, replaced by a newer number, or pending), and its fingerprints; null for an unknown or mistyped number (the check character catches typos).';
+comment on function lms_public.verify_certificate(text) is 'Checks a certificate number, for anyone: its public claims and status (valid, revoked with date and reason, replaced by a newer number, or pending; a revoked number later reissued shows revoked and replaced), and its fingerprints; null for an unknown or mistyped number (the check character catches typos).';
 
 create or replace function lms_public.revoke_certificate(certificate_id uuid, reason text) returns lms_public.certificates
   language plpgsql volatile security definer
@@ -260,12 +271,15 @@ begin
     raise exception using errcode = 'NTFND', message = 'no such certificate';
   end if;
   insert into lms_private.certificate_history (certificate_id, certificate_number, holder_name, course_title, completion_date, issued_at,
-                                               claims_json, claims_sha256, signature, key_id, pdf_sha256, pdf_path)
+                                               claims_json, claims_sha256, signature, key_id, pdf_sha256, pdf_path,
+                                               revoked_at, revoked_reason)
   -- What the old certificate certified: its signed claims, not today's name and title.
   select v_old.id, v_old.certificate_number,
          coalesce(v_old.claims_json::jsonb ->> 'holder', u.full_name), coalesce(v_old.claims_json::jsonb ->> 'course', co.title),
          v_old.completion_date, v_old.issued_at,
-         v_old.claims_json, v_old.claims_sha256, v_old.signature, v_old.key_id, v_old.pdf_sha256, v_old.pdf_path
+         v_old.claims_json, v_old.claims_sha256, v_old.signature, v_old.key_id, v_old.pdf_sha256, v_old.pdf_path,
+         -- A revoked number stays revoked: the reissue makes a new certificate, it does not clear the old one.
+         case when v_old.is_revoked then v_old.revoked_at end, case when v_old.is_revoked then v_old.revoked_reason end
   from lms_public.users u, lms_public.courses co where u.id = v_old.student_id and co.id = v_old.course_id;
   update lms_public.certificates c set
     certificate_number = v_number, pdf_path = 'certificates/' || v_number || '.pdf', issued_at = now(),
@@ -280,7 +294,7 @@ begin
   return v_certificate;
 end
 $$;
-comment on function lms_public.reissue_certificate(uuid) is E'@resultFieldName certificate\nAdmins only: reissues a certificate (after a name change, say) under a new number, with new claims and PDF; the old number stays in the history and verifies as replaced by the new one.';
+comment on function lms_public.reissue_certificate(uuid) is E'@resultFieldName certificate\nAdmins only: reissues a certificate (after a name change, say) under a new number, with new claims and PDF; the old number stays in the history and verifies as replaced by the new one, and as revoked (date, reason) if it was.';
 
 create or replace function lms_private.my_certificate_visibility(p_student_id uuid, p_course_id uuid) returns boolean
   language sql stable security definer

@@ -3,8 +3,9 @@
 
 alter table lms_public.certificates enable row level security;
 alter table lms_private.certificate_history enable row level security;
+alter table lms_private.legacy_certificate_numbers enable row level security;
 
-revoke all on lms_public.certificates, lms_private.certificate_history from lms_anonymous, lms_student, lms_instructor, lms_admin;
+revoke all on lms_public.certificates, lms_private.certificate_history, lms_private.legacy_certificate_numbers from lms_anonymous, lms_student, lms_instructor, lms_admin;
 
 -- Holders see theirs, instructors their courses', admins all. Anyone verifies a number through
 -- verifyCertificate, which shows only public claims. Rows change only through functions.

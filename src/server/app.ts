@@ -12,6 +12,7 @@ import { authenticate } from './auth.ts';
 import { rateLimit } from './rate-limit.ts';
 import { parseGraphQLRequest } from './graphql-request.ts';
 import { certificatePages } from './certificate-pages.ts';
+import { emailPages } from './email-pages.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH, MAX_BODY_BYTES, makePreset } from './preset.ts';
 
 export interface Api {
@@ -70,6 +71,8 @@ export function createApi(config: Config, pools: ApiPools): Api {
 
   // Public: anyone holding a number may check it, without an account.
   app.use(certificatePages(config, pools.graphql));
+  // Public: where the verification and password-reset emails link (unless LMS_APP_URL points elsewhere).
+  app.use(emailPages(config, pools.graphql));
 
   app.use(
     GRAPHQL_PATH,

@@ -1,10 +1,11 @@
 import express, { type Request, type Response } from 'express';
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { publicJwk, signingKey } from '../certificates/keys.ts';
 import { localStorage } from '../certificates/storage.ts';
 import { errorBody } from '../errors.ts';
+import { verifyPath } from '../certificates/verify-url.ts';
+import { escapeHtml, htmlPage, sendHtml, strictCsp } from './html-page.ts';
 
 /** A row of lms_public.verify_certificate(number). */
 interface Verification {
@@ -25,27 +26,7 @@ interface Verification {
   pdf_url_path: string | null;
 }
 
-const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
-h1{font-size:1.5rem}.status{padding:.75rem 1rem;border-radius:.4rem;font-weight:600}
-.valid{background:#e6f4ea;color:#0b5a25}.revoked{background:#fde8e8;color:#8a1010}
-.replaced,.pending{background:#fff6db;color:#6b4d00}dt{font-weight:600;margin-top:.6rem}dd{margin:0}
-code{font:13px/1.4 ui-monospace,monospace;word-break:break-all}`;
-
-// A hash, not 'unsafe-inline': the page's one style block is allowed and nothing else is.
-const STYLE_HASH = createHash('sha256').update(STYLE, 'utf8').digest('base64');
-export const CERTIFICATE_PAGE_CSP = [
-  "default-src 'none'",
-  `style-src 'sha256-${STYLE_HASH}'`,
-  "img-src 'self' data:",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
-
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export function escapeHtml(value: unknown): string {
-  return String(value ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-}
+const CERTIFICATE_PAGE_CSP = strictCsp("'none'");
 
 function day(date: Date | null): string {
   return date ? date.toISOString().slice(0, 10) : '—';
@@ -54,34 +35,21 @@ function moment(date: Date | null): string {
   return date ? `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—';
 }
 
-function page(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<link rel="icon" href="data:,">
-<title>${escapeHtml(title)}</title>
-<style>${STYLE}</style>
-</head>
-<body>
-${body}
-</body>
-</html>
-`;
+function replacedBy(next: string): string {
+  return `Replaced by <a href="${verifyPath(next)}" id="replaced-by">${escapeHtml(next)}</a>: this number was reissued and is no longer current.`;
 }
 
 function statusLine(v: Verification): string {
   switch (v.status) {
     case 'valid':
       return '<p class="status valid" id="status">Valid: this certificate was issued by Coursebase and has not been revoked.</p>';
-    case 'revoked':
-      return `<p class="status revoked" id="status">Revoked on ${escapeHtml(day(v.revoked_at))}. Reason: <span dir="auto">${escapeHtml(v.revoked_reason ?? 'not given')}</span></p>`;
-    case 'replaced': {
-      const next = v.replaced_by ?? '';
-      return `<p class="status replaced" id="status">Replaced by <a href="/verify/${encodeURIComponent(next)}">${escapeHtml(next)}</a>: this number was reissued and is no longer current.</p>`;
+    case 'revoked': {
+      const revoked = `<p class="status revoked" id="status">Revoked on ${escapeHtml(day(v.revoked_at))}. Reason: <span dir="auto">${escapeHtml(v.revoked_reason ?? 'not given')}</span></p>`;
+      // Revoked, then reissued: the revocation stands for this number, and the new one is named.
+      return v.replaced_by ? `${revoked}\n<p class="status replaced">${replacedBy(v.replaced_by)}</p>` : revoked;
     }
+    case 'replaced':
+      return `<p class="status replaced" id="status">${replacedBy(v.replaced_by ?? '')}</p>`;
     default:
       return '<p class="status pending" id="status">Pending: this certificate is being issued; check again in a few minutes.</p>';
   }
@@ -93,7 +61,7 @@ function verificationPage(v: Verification): string {
   const pdf = v.pdf_url_path
     ? `<p><a href="${escapeHtml(v.pdf_url_path)}" id="pdf">Download the certificate (PDF)</a></p>`
     : '';
-  return page(
+  return htmlPage(
     `Certificate ${v.certificate_number}`,
     `<h1>Certificate verification</h1>
 ${statusLine(v)}
@@ -113,13 +81,13 @@ ${pdf}
   );
 }
 
-const NOT_FOUND_PAGE = page(
+const NOT_FOUND_PAGE = htmlPage(
   'Certificate not found',
   `<h1>Certificate not found</h1>
 <p class="status revoked" id="status">No certificate with this number exists. Check the number for typos: it looks like CB-XXXX-XXXX-XXXX-X.</p>`,
 );
 
-const MALFORMED_PAGE = page(
+const MALFORMED_PAGE = htmlPage(
   'Not a certificate number',
   `<h1>Not a certificate number</h1>
 <p class="status revoked" id="status">A certificate number looks like CB-XXXX-XXXX-XXXX-X: letters, digits and dashes, ending in a check character.</p>`,
@@ -127,12 +95,6 @@ const MALFORMED_PAGE = page(
 
 /** What a typed certificate number may contain; anything else (a NUL, a slash) is refused before any query. */
 const NUMBER_SHAPE = /^[0-9A-Za-z*~$= -]{1,256}$/;
-
-function sendHtml(res: Response, status: number, html: string): void {
-  // Set here, after helmet: this route's policy replaces the app-wide one.
-  res.setHeader('Content-Security-Policy', CERTIFICATE_PAGE_CSP);
-  res.status(status).type('text/html; charset=utf-8').send(html);
-}
 
 /** The public, unauthenticated certificate routes: the verify page, the PDF and the published keys. */
 export function certificatePages(config: Config, pool: pg.Pool): express.Router {
@@ -160,11 +122,10 @@ export function certificatePages(config: Config, pool: pg.Pool): express.Router 
   }
 
   router.get('/verify/:number', async (req: Request<{ number: string }>, res) => {
-    if (!NUMBER_SHAPE.test(req.params.number)) return sendHtml(res, 400, MALFORMED_PAGE);
+    if (!NUMBER_SHAPE.test(req.params.number)) return sendHtml(res, 400, MALFORMED_PAGE, CERTIFICATE_PAGE_CSP);
     const found = await lookup(req.params.number);
-    res.setHeader('Cache-Control', 'no-store');
-    if (!found) return sendHtml(res, 404, NOT_FOUND_PAGE);
-    sendHtml(res, 200, verificationPage(found));
+    if (!found) return sendHtml(res, 404, NOT_FOUND_PAGE, CERTIFICATE_PAGE_CSP);
+    sendHtml(res, 200, verificationPage(found), CERTIFICATE_PAGE_CSP);
   });
 
   router.get('/certificates/:file', async (req: Request<{ file: string }>, res) => {

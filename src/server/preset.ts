@@ -7,6 +7,7 @@ import { PgAggregatesPreset } from '@graphile/pg-aggregates';
 import type { Config } from '../config.ts';
 import { identityOf, pgSettingsFor } from './auth.ts';
 import { makeIdentityPlugin } from './identity-plugin.ts';
+import { NotFoundOnNoMatchPlugin } from './not-found-plugin.ts';
 import { maskError } from './mask-error.ts';
 import { validationRules } from './operation-limits.ts';
 import { makePageSizePlugin } from './page-size-plugin.ts';
@@ -39,7 +40,7 @@ function makeValidationPlugin(config: Config): GraphileConfig.Plugin {
 export function makePreset(config: Config, authPool: pg.Pool): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset, PgAggregatesPreset],
-    plugins: [makeIdentityPlugin(config), makePageSizePlugin(config.limits), makeValidationPlugin(config)],
+    plugins: [makeIdentityPlugin(config), NotFoundOnNoMatchPlugin, makePageSizePlugin(config.limits), makeValidationPlugin(config)],
     pgServices: [makePgService({ pool: authPool, schemas: ['lms_public'] })],
     grafserv: {
       graphqlPath: GRAPHQL_PATH,

@@ -44,4 +44,12 @@ describe('configuration', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://u@h/d' }).demoData).toBe(false);
     expect(loadConfig({ DATABASE_URL: 'postgres://u@h/d', LMS_DEMO_DATA: 'true' }).demoData).toBe(true);
   });
+
+  it('email links go to LMS_APP_URL when set, and to LMS_PUBLIC_URL otherwise', () => {
+    expect(loadConfig({}).appUrl).toBe('http://localhost:5678');
+    expect(loadConfig({ LMS_PUBLIC_URL: 'https://lms.example.com/' }).appUrl).toBe('https://lms.example.com');
+    const both = loadConfig({ LMS_PUBLIC_URL: 'https://lms.example.com', LMS_APP_URL: 'https://app.example.com/account/' });
+    expect(both).toMatchObject({ publicUrl: 'https://lms.example.com', appUrl: 'https://app.example.com/account' });
+    expect(problems({ LMS_APP_URL: 'app.example.com' })).toEqual([expect.stringMatching(/LMS_APP_URL is not a valid URL/)]);
+  });
 });

@@ -1,45 +1,23 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestApi, type TestApi } from '../support/api.ts';
 import { insertCourse, insertUser } from '../support/fixtures.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-// npm runs scripts from the package root.
-const ARTIFACTS = path.resolve(process.cwd(), 'artifacts');
+import { ARTIFACTS, launchBrowser, type TestBrowser } from '../support/browser.ts';
 
 let db: TestDatabase;
 let api: TestApi;
-let browser: BrowserContext;
-let profile: string;
+let browser: TestBrowser;
 
 beforeAll(async () => {
   db = await createTestDatabase();
   api = await startTestApi(db);
-  // A fresh, empty profile each run: nothing cached or remembered between runs.
-  profile = await fs.mkdtemp(path.join(os.tmpdir(), 'coursebase-chromium-'));
-  // Playwright takes the profile directory itself (it refuses --user-data-dir in args).
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchBrowser();
 });
 afterAll(async () => {
   await browser?.close();
   await api?.close();
   await db?.close();
-  if (profile) await fs.rm(profile, { recursive: true, force: true });
 });
 
 it('shows an Arabic holder name right to left, with no console errors, then shows the revocation', async () => {
@@ -62,7 +40,7 @@ it('shows an Arabic holder name right to left, with no console errors, then show
     [enrollment[0]!.id, student.id, course.id, number, `certificates/${number}.pdf`, api.config.certKeyId],
   );
 
-  const page = await browser.newPage();
+  const page = await browser.context.newPage();
   const problems: string[] = [];
   page.on('console', (message) => {
     if (message.type() === 'error' || message.type() === 'warning') problems.push(message.text());

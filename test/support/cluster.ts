@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -16,6 +17,18 @@ export function superuserUrl(baseUrl: string, database: string): string {
   return u.toString();
 }
 
+/** A TCP port nobody listens on now, so that parallel runs (other checkouts, CI jobs) do not collide. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 export async function startTestCluster(): Promise<{ baseUrl: string; stop: () => Promise<void> }> {
   const external = process.env.TEST_DATABASE_URL;
   if (external) return { baseUrl: external, stop: async () => {} };
@@ -23,7 +36,7 @@ export async function startTestCluster(): Promise<{ baseUrl: string; stop: () =>
   await fs.chmod(dataDir, 0o755);
   const cluster = new EmbeddedPostgres({
     dataDir,
-    port: Number(process.env.LMS_TEST_PG_PORT ?? 54339),
+    port: process.env.LMS_TEST_PG_PORT ? Number(process.env.LMS_TEST_PG_PORT) : await freePort(),
     password: 'coursebase_test',
   });
   await cluster.start();

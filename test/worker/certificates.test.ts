@@ -13,6 +13,7 @@ import { startWorker, type Worker } from '../../worker/runner.ts';
 import certificatesIssue from '../../worker/tasks/certificates__issue.ts';
 import { canonicalClaims, sha256Hex, type CertificateClaims } from '../../src/certificates/claims.ts';
 import { publicJwk, signingKey, verifyClaims } from '../../src/certificates/keys.ts';
+import { verifyPath } from '../../src/certificates/verify-url.ts';
 import { formatCertificateDate, renderCertificatePdf } from '../../src/certificates/pdf.ts';
 import type { Config } from '../../src/config.ts';
 import { projectRoot } from '../../src/paths.ts';
@@ -111,7 +112,7 @@ it('issues one signed certificate with its PDF when the enrollment completes (Ar
   const pdf = fs.readFileSync(pdfFile(cert.pdf_path));
   expect(sha256Hex(pdf)).toBe(cert.pdf_sha256);
   const text = await pdfText(pdf);
-  const verifyUrl = `https://learn.example.test/verify/${cert.certificate_number}`;
+  const verifyUrl = `https://learn.example.test${verifyPath(cert.certificate_number)}`;
   for (const expected of ['أمل منصور', 'Rules in SQL', 'Omar Haddad', cert.certificate_number, verifyUrl, formatCertificateDate(cert.completion_date)]) {
     expect(text).toContain(expected);
   }

@@ -4,6 +4,7 @@ import { buildClaims, canonicalClaims, sha256Hex } from '../../src/certificates/
 import { signClaims, signingKey } from '../../src/certificates/keys.ts';
 import { renderCertificatePdf } from '../../src/certificates/pdf.ts';
 import { localStorage, type Storage } from '../../src/certificates/storage.ts';
+import { verifyPath } from '../../src/certificates/verify-url.ts';
 
 interface CertificateToRender {
   certificate_id: string | null;
@@ -43,7 +44,7 @@ export default function certificatesIssue(config: Config, storage: Storage = loc
       instructorName: row.instructor_name,
       completionDate: row.completion_date,
       certificateNumber: row.certificate_number,
-      verifyUrl: `${config.publicUrl}/verify/${row.certificate_number}`,
+      verifyUrl: `${config.publicUrl}${verifyPath(row.certificate_number)}`,
       issuedAt: row.issued_at,
     });
     // The file first: a signed row always has its PDF (a crash after this only repeats the work).

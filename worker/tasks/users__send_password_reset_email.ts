@@ -9,7 +9,7 @@ export default function usersSendPasswordResetEmail(config: Config, send: SendMa
       `Hello ${fullName},`,
       '',
       'Someone asked to reset your Coursebase password. To choose a new one, open this link within an hour:',
-      `${config.publicUrl}/reset-password?token=${encodeURIComponent(token)}`,
+      `${config.appUrl}/reset-password?token=${encodeURIComponent(token)}`,
       '',
       `Or send this token to the resetPassword mutation: ${token}`,
       '',

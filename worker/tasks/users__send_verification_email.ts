@@ -9,7 +9,7 @@ export default function usersSendVerificationEmail(config: Config, send: SendMai
       `Hello ${fullName},`,
       '',
       'Confirm your email address for Coursebase by opening this link within 24 hours:',
-      `${config.publicUrl}/verify-email?token=${encodeURIComponent(token)}`,
+      `${config.appUrl}/verify-email?token=${encodeURIComponent(token)}`,
       '',
       `Or send this token to the verifyEmail mutation: ${token}`,
       '',

@@ -78,7 +78,7 @@ it('completing a course over HTTP yields a certificate that verifies, serves its
   expect(revoked).toMatch(/revoked/i);
   expect(revoked).toContain('Issued in error');
 
-  // A reissue (after a name change): a new number, signed again by the worker; the old one is replaced.
+  // A reissue (after a name change): a new number, signed again by the worker; the old one is replaced, and stays revoked.
   await db.root.query("update lms_public.users set full_name = 'Amal Mansour' where id = $1", [student.id]);
   const reissued = await ok(
     'mutation($id: UUID!) { reissueCertificate(input: {certificateId: $id}) { certificate { certificateNumber } } }',
@@ -95,7 +95,8 @@ it('completing a course over HTTP yields a certificate that verifies, serves its
   expect(status).toBe('valid');
   const fresh = await ok('query($n: String!) { verifyCertificate(number: $n) { holderName } }', { n: newNumber });
   expect(fresh.verifyCertificate.holderName).toBe('Amal Mansour');
-  const old = await ok('query($n: String!) { verifyCertificate(number: $n) { status replacedBy holderName } }', { n: number });
-  expect(old.verifyCertificate).toEqual({ status: 'replaced', replacedBy: newNumber, holderName: 'أمل منصور' });
+  // Revoked before the reissue, the old number stays revoked, and names its successor.
+  const old = await ok('query($n: String!) { verifyCertificate(number: $n) { status revokedReason replacedBy holderName } }', { n: number });
+  expect(old.verifyCertificate).toEqual({ status: 'revoked', revokedReason: 'Issued in error', replacedBy: newNumber, holderName: 'أمل منصور' });
   expect((await fetch(`${api.url}/certificates/${newNumber}.pdf`)).status).toBe(200);
 });

@@ -7,6 +7,8 @@ import { startTestApi, type TestApi } from '../../support/api.ts';
 import { insertCourse, insertUser } from '../../support/fixtures.ts';
 import { signClaims, signingKey, verifyClaims } from '../../../src/certificates/keys.ts';
 import { localStorage } from '../../../src/certificates/storage.ts';
+import { verifyPath } from '../../../src/certificates/verify-url.ts';
+import { certificateNumber, CROCKFORD_DIGITS } from '../../support/certificate-check.ts';
 
 let db: TestDatabase;
 let api: TestApi;
@@ -34,7 +36,7 @@ interface Issued {
 }
 
 /** A signed certificate row for a completed enrollment, inserted as root (the worker is not under test). */
-async function issue(fullName: string, title: string): Promise<Issued> {
+async function issue(fullName: string, title: string, chosenNumber?: string): Promise<Issued> {
   const instructor = await insertUser(db.root, { role: 'instructor' });
   const student = await insertUser(db.root, { fullName });
   const course = await insertCourse(db.root, instructor.id, { title, isPublished: true });
@@ -44,7 +46,7 @@ async function issue(fullName: string, title: string): Promise<Issued> {
     [student.id, course.id],
   );
   const { rows: numbered } = await db.root.query<{ n: string }>('select lms_private.new_certificate_number() as n');
-  const number = numbered[0]!.n;
+  const number = chosenNumber ?? numbered[0]!.n;
   const claims = JSON.stringify({ course: title, holder: fullName, number });
   const claimsSha256 = createHash('sha256').update(claims).digest('hex');
   const signature = signClaims(signingKey(api.config), claims);
@@ -162,12 +164,48 @@ it('shows a reissued number as replaced, linking to the new one', async () => {
 
   const old = await page(cert.number);
   expect(old.res.status).toBe(200);
-  expect(old.html).toContain(`Replaced by <a href="/verify/${encodeURIComponent(next)}">${next}</a>`);
+  expect(old.html).toContain(`Replaced by <a href="${verifyPath(next)}" id="replaced-by">${next}</a>`);
+  expect(old.html).not.toContain('Revoked');
   expect(old.html).not.toContain('id="pdf"');
   // The new number exists and waits for the worker to sign it.
   const fresh = await page(next);
   expect(fresh.res.status).toBe(200);
   expect(fresh.html).toContain('id="status">Pending');
+});
+
+it('a revoked number, once reissued, still shows its revocation (date, reason) and names the new number', async () => {
+  const cert = await issue('Misnamed Person', 'Logic');
+  const admin = await insertUser(db.root, { role: 'admin' });
+  const { rows } = await committedAs(db.auth, { role: 'lms_admin', userId: admin.id }, async (c) => {
+    await c.query('select lms_public.revoke_certificate($1, $2)', [cert.id, 'Issued under a misspelt name']);
+    return c.query<{ certificate_number: string }>('select certificate_number from lms_public.reissue_certificate($1)', [cert.id]);
+  });
+  const next = rows[0]!.certificate_number;
+  const today = new Date().toISOString().slice(0, 10);
+  const old = await page(cert.number);
+  expect(old.res.status).toBe(200);
+  expect(old.html).toContain(`id="status">Revoked on ${today}. Reason: <span dir="auto">Issued under a misspelt name</span>`);
+  expect(old.html).toContain(`Replaced by <a href="${verifyPath(next)}" id="replaced-by">${next}</a>`);
+  const { body } = await api.graphql('query ($n: String!) { verifyCertificate(number: $n) { status revokedAt revokedReason replacedBy } }', {
+    variables: { n: cert.number },
+  });
+  expect(body.data.verifyCertificate).toEqual({ status: 'revoked', revokedAt: expect.stringContaining(today), revokedReason: 'Issued under a misspelt name', replacedBy: next });
+});
+
+it('links percent-encode the check symbols * ~ $ = (U is a plain letter), and the encoded links resolve', async () => {
+  for (const symbol of ['*', '~', '$', '=', 'U']) {
+    let number: string;
+    do {
+      number = certificateNumber(Array.from({ length: 12 }, () => CROCKFORD_DIGITS[Math.floor(Math.random() * 32)]).join(''));
+    } while (!number.endsWith(symbol));
+    const cert = await issue('Symbol Person', `Check ${symbol}`, number);
+    const link = verifyPath(cert.number);
+    const encoded = symbol === 'U' ? 'U' : `%${symbol.charCodeAt(0).toString(16).toUpperCase()}`;
+    expect(link).toBe(`/verify/${cert.number.slice(0, -1)}${encoded}`);
+    const res = await fetch(`${api.url}${link}`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain(`<code>${cert.number}</code>`);
+  }
 });
 
 it('publishes the signing key as an Ed25519 JWK that verifies the signatures', async () => {

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { certificateNumber, checkSymbol, CROCKFORD_DIGITS } from '../../support/certificate-check.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -41,3 +43,41 @@ it('Crockford reading: O is 0, I and L are 1', () =>
     const { rows: read } = await c.query('select lms_private.normalise_certificate_number($1) as n', [disguised]);
     expect(read[0].n).toBe(n);
   }));
+
+describe('the check character is the exact value mod 37', () => {
+  const randomBody = () => Array.from(randomBytes(12), (b) => CROCKFORD_DIGITS[b % 32]).join('');
+
+  it('agrees with an independent BigInt implementation on 5,000 random bodies and on the extremes', () =>
+    db.asRoot(async (c) => {
+      const bodies = [...Array.from({ length: 5000 }, randomBody), '000000000000', 'ZZZZZZZZZZZZ', 'Z00000000000', '00000000000Z'];
+      const { rows } = await c.query<{ body: string; check: string }>(
+        'select body, lms_private.certificate_check_char(body) as check from unnest($1::text[]) as body',
+        [bodies],
+      );
+      expect(rows.filter((r) => r.check !== checkSymbol(r.body))).toEqual([]);
+      // A case that double precision got wrong: 32^11 is 36028797018963968, power() said ...64000.
+      expect(checkSymbol('MKPT1GQ1CSEP')).toBe('R');
+    }));
+
+  it('new numbers carry it, and a number computed from the documented rule verifies', () =>
+    db.asRoot(async (c) => {
+      const { rows } = await c.query<{ n: string }>('select lms_private.new_certificate_number() as n from generate_series(1, 500)');
+      expect(rows.filter((r) => certificateNumber(r.n.slice(3, 17).replaceAll('-', '')) !== r.n)).toEqual([]);
+      const exact = certificateNumber('2Z3ZWB5E1TPH');
+      expect(exact).toBe('CB-2Z3Z-WB5E-1TPH-H');
+      const { rows: read } = await c.query('select lms_private.normalise_certificate_number($1) as n', [exact]);
+      expect(read[0].n).toBe(exact);
+    }));
+
+  it('a number issued before the fix keeps verifying as printed, and only a recorded one', () =>
+    db.asRoot(async (c) => {
+      // What the old function gave this body; printed on a PDF, it must keep verifying.
+      const printed = 'CB-MKPT-1GQ1-CSEP-~';
+      const read = async (n: string) => (await c.query('select lms_private.normalise_certificate_number($1) as n', [n])).rows[0].n;
+      expect(await read(printed)).toBeNull();
+      await c.query('insert into lms_private.legacy_certificate_numbers (certificate_number) values ($1)', [printed]);
+      expect(await read(printed.toLowerCase())).toBe(printed);
+      expect(await read('CB-MKPT-1GQ1-CSEP-R')).toBe('CB-MKPT-1GQ1-CSEP-R');
+      expect(await read('CB-MKPT-1GQ1-CSEP-$')).toBeNull();
+    }));
+});

@@ -83,7 +83,7 @@ describe('who sees certificates', () => {
 });
 
 describe('revocation and reissue', () => {
-  it('admins only; revocation needs a reason and deletes nothing; reissue keeps the old number as replaced', () =>
+  it('admins only; revocation needs a reason and deletes nothing; reissue keeps the old number, revoked and replaced', () =>
     db.transaction(async (tx) => {
       const s = await setup(tx, 1);
       const admin = await insertUser(tx.client, { role: 'admin' });
@@ -106,7 +106,12 @@ describe('revocation and reissue', () => {
       expect(reissued.certificate_number).not.toBe(prepared.certificate_number);
       expect(reissued).toMatchObject({ id: prepared.certificate_id, is_revoked: false, signature: null });
       verified = (await tx.query('select * from lms_public.verify_certificate($1)', [prepared.certificate_number])).rows[0];
-      expect(verified).toMatchObject({ status: 'replaced', replaced_by: reissued.certificate_number, claims_sha256: 'a'.repeat(64) });
+      expect(verified).toMatchObject({
+        status: 'revoked',
+        revoked_reason: 'Plagiarised final assignment',
+        replaced_by: reissued.certificate_number,
+        claims_sha256: 'a'.repeat(64),
+      });
       expect((await tx.query('select (lms_public.verify_certificate($1)).status', [reissued.certificate_number])).rows[0].status).toBe('pending');
       await tx.becomeRoot();
       expect((await tx.query('select count(*)::int as n from lms_public.certificates where enrollment_id = $1', [s.enrollmentId])).rows[0].n).toBe(1);
@@ -149,5 +154,42 @@ describe('a graded quiz must be passed', () => {
       await tx.becomeRoot();
       expect((await tx.query('select status from lms_public.enrollments where id = $1', [enrollment])).rows[0].status).toBe('completed');
       expect(await issueJobs(tx, enrollment)).toBe(1);
+    }));
+});
+
+describe('a reissue keeps the revocation', () => {
+  it('a revoked number, once reissued, verifies as revoked (date, reason) and replaced by the new number', () =>
+    db.transaction(async (tx) => {
+      const s = await setup(tx, 1);
+      const admin = await insertUser(tx.client, { role: 'admin' });
+      await complete(tx, s.enrollmentId, s.lessonIds[0]!);
+      const prepared = (await tx.query('select * from lms_private.prepare_certificate($1)', [s.enrollmentId])).rows[0];
+      await tx.query("select lms_private.complete_certificate($1, '{}', repeat('a', 64), 'sig', 'dev', repeat('b', 64))", [prepared.certificate_id]);
+      await tx.becomeUser(admin);
+      const revoked = (await tx.query('select * from lms_public.revoke_certificate($1, $2)', [prepared.certificate_id, 'Issued to the wrong name'])).rows[0];
+      const reissued = (await tx.query('select * from lms_public.reissue_certificate($1)', [prepared.certificate_id])).rows[0];
+
+      await tx.becomeAnonymous();
+      const old = (await tx.query('select * from lms_public.verify_certificate($1)', [prepared.certificate_number])).rows[0];
+      expect(old).toMatchObject({
+        status: 'revoked',
+        revoked_at: revoked.revoked_at,
+        revoked_reason: 'Issued to the wrong name',
+        replaced_by: reissued.certificate_number,
+      });
+      const current = (await tx.query('select * from lms_public.verify_certificate($1)', [reissued.certificate_number])).rows[0];
+      expect(current).toMatchObject({ status: 'pending', revoked_at: null, revoked_reason: null });
+    }));
+
+  it('a number reissued without a revocation is replaced, not revoked', () =>
+    db.transaction(async (tx) => {
+      const s = await setup(tx, 1);
+      const admin = await insertUser(tx.client, { role: 'admin' });
+      await complete(tx, s.enrollmentId, s.lessonIds[0]!);
+      const prepared = (await tx.query('select * from lms_private.prepare_certificate($1)', [s.enrollmentId])).rows[0];
+      await tx.becomeUser(admin);
+      const reissued = (await tx.query('select * from lms_public.reissue_certificate($1)', [prepared.certificate_id])).rows[0];
+      const old = (await tx.query('select * from lms_public.verify_certificate($1)', [prepared.certificate_number])).rows[0];
+      expect(old).toMatchObject({ status: 'replaced', revoked_at: null, revoked_reason: null, replaced_by: reissued.certificate_number });
     }));
 });

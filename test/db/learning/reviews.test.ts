@@ -64,6 +64,25 @@ describe("a course's public rating", () => {
       expect(await publicRating(tx, c.id)).toEqual({ average_rating: '5.00', review_count: 2 });
     }));
 
+  it('counts active and completed enrollments only: a drop takes the rating out, enrolling again puts it back', () =>
+    db.transaction(async (tx) => {
+      const { course: c } = await publishedCourse(tx, 1);
+      const [a, b] = [await user(tx), await user(tx)];
+      const ea = await enrollAs(tx, a, c.id);
+      const eb = await enrollAs(tx, b, c.id);
+      await rate(tx, a, ea.id, 1, 'not for me');
+      await rate(tx, b, eb.id, 5);
+      expect(await publicRating(tx, c.id)).toEqual({ average_rating: '3.00', review_count: 2 });
+      await tx.becomeUser(a);
+      await tx.query('select lms_public.drop_course($1)', [c.id]);
+      expect(await publicRating(tx, c.id)).toEqual({ average_rating: '5.00', review_count: 1 });
+      await enrollAs(tx, a, c.id);
+      expect(await publicRating(tx, c.id)).toEqual({ average_rating: '3.00', review_count: 2 });
+      await tx.becomeRoot();
+      await tx.query("update lms_public.enrollments set status = 'expired' where id = $1", [eb.id]);
+      expect(await publicRating(tx, c.id)).toEqual({ average_rating: '1.00', review_count: 1 });
+    }));
+
   it('editing only the review text leaves the rating as it was', () =>
     db.transaction(async (tx) => {
       const { course: c } = await publishedCourse(tx, 1);
