@@ -3,6 +3,8 @@ export default {
   testEnvironment: '<rootDir>/test/support/environment.ts',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // The abuse suite times /healthz under attack: it runs alone, after the rest (jest.abuse.config.js).
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/api/abuse/'],
   transform: {
     '^.+\\.(t|j)s$': [
       '@swc/jest',

@@ -1,7 +1,11 @@
 import {
   GraphQLError,
   Kind,
+  FieldsOnCorrectTypeRule,
+  KnownArgumentNamesRule,
+  KnownTypeNamesRule,
   NoSchemaIntrospectionCustomRule,
+  ValuesOfCorrectTypeRule,
   getNamedType,
   isCompositeType,
   type ASTVisitor,
@@ -159,18 +163,15 @@ export function operationWeightRule(limits: OperationLimits): ValidationRule {
 
 const SUGGESTION = / ?Did you mean .*$/s;
 
-/** Runs a rule with every error it reports passed through `map` first. */
+/** graphql-js's rules whose messages suggest names; wrapping only these keeps validation cheap. */
+const SUGGESTING_RULES: ReadonlySet<ValidationRule> = new Set([FieldsOnCorrectTypeRule, KnownArgumentNamesRule, KnownTypeNamesRule, ValuesOfCorrectTypeRule]);
+
+/**
+ * Runs a rule with every error it reports passed through `map` first. The rule sees a context
+ * whose prototype is the real one, so every other call goes straight through.
+ */
 function mapReports(rule: ValidationRule, map: (error: GraphQLError) => GraphQLError): ValidationRule {
-  return (context) =>
-    rule(
-      new Proxy(context, {
-        get(target, property) {
-          if (property === 'reportError') return (error: GraphQLError) => target.reportError(map(error));
-          const value: unknown = Reflect.get(target, property, target);
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      }),
-    );
+  return (context) => rule(Object.create(context, { reportError: { value: (error: GraphQLError) => context.reportError(map(error)) } }));
 }
 
 /** Drops "Did you mean …?" from a message: suggestions would map the schema for an outsider. */
@@ -195,5 +196,5 @@ export function validationRules(
     ours.push(mapReports(NoSchemaIntrospectionCustomRule, (e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'INTROSPECTION_DISABLED' } })));
   }
   const all = [...ours, ...specified];
-  return options.suggestions ? all : all.map((rule) => mapReports(rule, withoutSuggestion));
+  return options.suggestions ? all : all.map((rule) => (SUGGESTING_RULES.has(rule) ? mapReports(rule, withoutSuggestion) : rule));
 }
