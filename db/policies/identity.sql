@@ -36,7 +36,3 @@ grant select on lms_public.security_events to lms_admin;
 
 -- Every lms_private table here: no visitor grant and no policy; only definer functions
 -- owned by lms_owner touch them.
-
--- The API's own connection calls two definer functions before it switches role: the per-request
--- role check (lms_private.session_role) and the rate limiter (lms_private.consume_rate_limit).
-grant usage on schema lms_private to lms_authenticator;
