@@ -1,4 +1,5 @@
--- Identity: users, passwords, sessions, email tokens, MFA, lockouts, rate limits, the audit log.
+-- Identity: row level security, grants and policies of users, passwords, sessions, email tokens,
+-- MFA, lockouts, rate limits and the audit log.
 -- Re-runnable: included by every migration that changes it.
 
 alter table lms_public.users enable row level security;
