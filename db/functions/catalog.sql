@@ -1,5 +1,5 @@
--- Catalog: courses, lessons, the public syllabus, publishing, reordering, reviews.
--- Re-runnable: included by every migration that changes it.
+-- Catalog: the functions of courses, lessons, slugs, the public syllabus, publishing, reordering
+-- and ratings, and their execute grants. Re-runnable: included by every migration that changes it.
 --
 -- Which lessons count toward completion (lms_private.lesson_counts):
 --   a lesson counts when it is not archived, has no live children (a parent is a section),
@@ -7,25 +7,10 @@
 -- Publishing needs at least one counting lesson, and every counting quiz lesson needs a
 -- published graded quiz.
 
+select lms_private.begin_domain_functions();
+
 --------------------------------------------------------------------------------
--- Who may see and change what: small definer helpers for the policies (no recursion).
-
-create or replace function lms_private.my_taught_course_ids() returns uuid[]
-  language sql stable security definer
-  set search_path = pg_catalog, public, pg_temp
-as $$
-  select coalesce(array_agg(c.id), '{}') from lms_public.courses c where c.instructor_id = lms_private.current_user_id()
-$$;
-comment on function lms_private.my_taught_course_ids() is 'Ids of the courses the signed-in user teaches.';
-
-create or replace function lms_private.my_entitled_course_ids() returns uuid[]
-  language sql stable security definer
-  set search_path = pg_catalog, public, pg_temp
-as $$
-  select coalesce(array_agg(e.course_id), '{}') from lms_public.enrollments e
-  where e.student_id = lms_private.current_user_id() and e.status in ('active', 'completed')
-$$;
-comment on function lms_private.my_entitled_course_ids() is 'Ids of the courses the signed-in user is enrolled in (active or completed): their lessons are theirs to read, published or not.';
+-- Who may change what (the policies' helpers are in access.sql).
 
 create or replace function lms_private.can_manage_course(p_course_id uuid) returns boolean
   language sql stable security definer
@@ -72,7 +57,6 @@ as $$
   from (select gen_random_bytes(6) as b) r, generate_series(0, 5) as i
 $$;
 comment on function lms_private.random_slug_suffix() is 'Six random lowercase letters and digits, the suffix of a generated slug whose base is taken.';
-revoke all on function lms_private.random_slug_suffix() from public;
 
 create or replace function lms_private.tg_courses__defaults() returns trigger
   language plpgsql security definer
@@ -189,23 +173,18 @@ comment on function lms_public.lessons_counts_toward_completion(lms_public.lesso
 --------------------------------------------------------------------------------
 -- The public syllabus.
 
-do $$
-begin
-  if not exists (select from pg_type where typname = 'syllabus_entry' and typnamespace = 'lms_public'::regnamespace) then
-    create type lms_public.syllabus_entry as (
-      id uuid,
-      title varchar(255),
-      slug varchar(255),
-      lesson_type varchar(50),
-      order_index integer,
-      parent_lesson_id uuid,
-      duration_minutes integer,
-      is_preview boolean,
-      counts_toward_completion boolean
-    );
-  end if;
-end
-$$;
+-- Replaced when its attributes change, with the functions below that use it (see common.sql).
+select lms_private.define_composite_type('lms_public.syllabus_entry', $$
+  id uuid,
+  title varchar(255),
+  slug varchar(255),
+  lesson_type varchar(50),
+  order_index integer,
+  parent_lesson_id uuid,
+  duration_minutes integer,
+  is_preview boolean,
+  counts_toward_completion boolean
+$$);
 comment on type lms_public.syllabus_entry is 'A lesson as the public sees it in a course''s syllabus: no content, no video URL.';
 comment on column lms_public.syllabus_entry.id is 'The lesson''s id.';
 comment on column lms_public.syllabus_entry.title is 'The lesson''s title.';
@@ -407,10 +386,10 @@ end
 $$;
 comment on function lms_private.tg_enrollments__check_review() is 'Trigger: ratings and reviews come from active or completed enrollments only.';
 
-create or replace function lms_private.my_enrollment_ids() returns uuid[]
-  language sql stable security definer
-  set search_path = pg_catalog, public, pg_temp
-as $$
-  select coalesce(array_agg(e.id), '{}') from lms_public.enrollments e where e.student_id = lms_private.current_user_id()
-$$;
-comment on function lms_private.my_enrollment_ids() is 'Ids of the signed-in user''s own enrollments, whatever their status.';
+--------------------------------------------------------------------------------
+-- Execute grants. Everything not named here runs only inside definer functions or triggers.
+
+select lms_private.grant_domain_functions(
+  everyone => array['can_manage_course', 'lesson_counts', 'lessons_counts_toward_completion', 'courses_syllabus', 'courses_instructor_name'],
+  teachers => array['require_course_manager', 'publish_course', 'unpublish_course', 'reorder_lessons', 'remove_lesson']
+);

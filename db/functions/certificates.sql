@@ -1,6 +1,6 @@
--- Certificates: issued by the database's own rule, rendered and signed by the worker,
--- verifiable by anyone with the number, revocable and reissuable.
--- Re-runnable: included by every migration that changes it.
+-- Certificates: the functions that issue certificates by the database's own rule (rendered and
+-- signed by the worker), verify them for anyone with the number, revoke and reissue them, and
+-- their execute grants. Re-runnable: included by every migration that changes it.
 --
 -- Eligibility: only an enrollment that becomes 'completed' queues certificates__issue (one job
 -- per enrollment, by job_key); nothing else issues, except an admin's reissue.
@@ -8,6 +8,8 @@
 -- (mod 37, ISO 7064 style), so a mistyped number is caught before any lookup.
 -- The worker: lms_private.prepare_certificate (the row, idempotent) → render and sign in Node →
 -- lms_private.complete_certificate (hashes, signature; sets enrollments.certificate_issued_at).
+
+select lms_private.begin_domain_functions();
 
 create or replace function lms_private.certificate_check_char(p_body text) returns text
   language plpgsql immutable strict
@@ -87,23 +89,18 @@ end
 $$;
 comment on function lms_private.tg_enrollments__queue_certificate() is 'Trigger: an enrollment that becomes completed queues certificates__issue in the same transaction, once per enrollment (job_key).';
 
-do $$
-begin
-  if not exists (select from pg_type where typname = 'certificate_to_render' and typnamespace = 'lms_private'::regnamespace) then
-    create type lms_private.certificate_to_render as (
-      certificate_id uuid,
-      certificate_number text,
-      pdf_path text,
-      holder_name text,
-      course_title text,
-      instructor_name text,
-      completion_date timestamptz,
-      issued_at timestamptz,
-      completed boolean
-    );
-  end if;
-end
-$$;
+-- Replaced when its attributes change, with the functions below that use it (see common.sql).
+select lms_private.define_composite_type('lms_private.certificate_to_render', $$
+  certificate_id uuid,
+  certificate_number text,
+  pdf_path text,
+  holder_name text,
+  course_title text,
+  instructor_name text,
+  completion_date timestamptz,
+  issued_at timestamptz,
+  completed boolean
+$$);
 comment on type lms_private.certificate_to_render is 'What the worker needs to render and sign a certificate; completed says whether it already was.';
 
 create or replace function lms_private.prepare_certificate(p_enrollment_id uuid) returns lms_private.certificate_to_render
@@ -161,29 +158,24 @@ end
 $$;
 comment on function lms_private.complete_certificate(uuid, text, text, text, text, text) is 'Records a rendered certificate: its canonical claims (RFC 8785), their SHA-256, the Ed25519 signature and key id, and the PDF''s SHA-256.';
 
-do $$
-begin
-  if not exists (select from pg_type where typname = 'certificate_verification' and typnamespace = 'lms_public'::regnamespace) then
-    create type lms_public.certificate_verification as (
-      certificate_number text,
-      status text,
-      holder_name text,
-      course_title text,
-      completion_date timestamptz,
-      issued_at timestamptz,
-      revoked_at timestamptz,
-      revoked_reason text,
-      replaced_by text,
-      claims_json text,
-      claims_sha256 text,
-      signature text,
-      key_id text,
-      pdf_sha256 text,
-      pdf_url_path text
-    );
-  end if;
-end
-$$;
+-- Replaced when its attributes change, with the functions below that use it (see common.sql).
+select lms_private.define_composite_type('lms_public.certificate_verification', $$
+  certificate_number text,
+  status text,
+  holder_name text,
+  course_title text,
+  completion_date timestamptz,
+  issued_at timestamptz,
+  revoked_at timestamptz,
+  revoked_reason text,
+  replaced_by text,
+  claims_json text,
+  claims_sha256 text,
+  signature text,
+  key_id text,
+  pdf_sha256 text,
+  pdf_url_path text
+$$);
 comment on type lms_public.certificate_verification is 'What anyone holding a certificate number may know about it: its public claims, its status, and the fingerprints that prove it.';
 comment on column lms_public.certificate_verification.certificate_number is 'The number, in canonical form.';
 comment on column lms_public.certificate_verification.status is 'valid, revoked (see revokedAt and revokedReason), replaced (by a reissue; see replacedBy) or pending (being issued). A number revoked and then reissued stays revoked, with replacedBy set.';
@@ -296,11 +288,13 @@ end
 $$;
 comment on function lms_public.reissue_certificate(uuid) is E'@resultFieldName certificate\nAdmins only: reissues a certificate (after a name change, say) under a new number, with new claims and PDF; the old number stays in the history and verifies as replaced by the new one, and as revoked (date, reason) if it was.';
 
-create or replace function lms_private.my_certificate_visibility(p_student_id uuid, p_course_id uuid) returns boolean
-  language sql stable security definer
-  set search_path = pg_catalog, public, pg_temp
-as $$
-  select p_student_id = lms_private.current_user_id() or lms_private.is_admin()
-      or exists (select from lms_public.courses c where c.id = p_course_id and c.instructor_id = lms_private.current_user_id())
-$$;
-comment on function lms_private.my_certificate_visibility(uuid, uuid) is 'Whether the signed-in user may see a certificate: its holder, the course''s instructor, or an admin.';
+--------------------------------------------------------------------------------
+-- Execute grants. Everything not named here runs only inside definer functions, triggers or the worker.
+
+select lms_private.grant_domain_functions(
+  everyone => array['verify_certificate', 'normalise_certificate_number', 'certificate_check_char',
+    'revoke_certificate', 'reissue_certificate'],
+  -- Granted since migration 000011 and kept as it was; nothing calls them as the authenticator
+  -- (it has no usage on lms_public, and the certificate pages run as lms_anonymous).
+  authenticator => array['verify_certificate', 'normalise_certificate_number', 'certificate_check_char']
+);

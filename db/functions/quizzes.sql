@@ -1,5 +1,5 @@
--- Quizzes: authoring, answer keys, attempts, grading, regrading.
--- Re-runnable: included by every migration that changes it.
+-- Quizzes: the functions of authoring, answer keys, attempts, grading and regrading, and their
+-- execute grants. Re-runnable: included by every migration that changes it.
 --
 -- Answer keys (lms_private.quiz_answer_keys.correct_answer) are JSON text, checked by
 -- lms_private.answer_key_is_valid:
@@ -15,6 +15,8 @@
 -- concurrent starts neither duplicate nor skip; at most one in progress; max_attempts enforced.
 -- The attempt counted for the lesson is the best percentage. A completion already earned stays
 -- earned, even if a regrade turns a pass into a fail.
+
+select lms_private.begin_domain_functions();
 
 --------------------------------------------------------------------------------
 -- Validation.
@@ -182,9 +184,9 @@ create or replace function lms_private.quiz_grace() returns interval
   language sql stable
   set search_path = pg_catalog, public, pg_temp
 as $$
-  select make_interval(secs => coalesce(nullif(current_setting('lms.quiz_grace_seconds', true), '')::integer, 30))
+  select make_interval(secs => lms_private.required_setting('lms.quiz_grace_seconds')::integer)
 $$;
-comment on function lms_private.quiz_grace() is 'How long after its deadline a submission is still accepted (LMS_QUIZ_GRACE_SECONDS, 30 by default).';
+comment on function lms_private.quiz_grace() is 'How long after its deadline a submission is still accepted: lms.quiz_grace_seconds, which every caller sets (LMS_QUIZ_GRACE_SECONDS); raises when it is not set.';
 
 create or replace function lms_private.attempts_left(p_quiz lms_public.quizzes, p_enrollment_id uuid) returns integer
   language sql stable
@@ -485,25 +487,20 @@ comment on function lms_private.finalize_overdue_attempts() is 'The periodic swe
 --------------------------------------------------------------------------------
 -- What a student sees of their attempt.
 
-do $$
-begin
-  if not exists (select from pg_type where typname = 'attempt_question' and typnamespace = 'lms_public'::regnamespace) then
-    create type lms_public.attempt_question as (
-      question_id uuid,
-      position integer,
-      question_text text,
-      question_type varchar(50),
-      points numeric(5, 2),
-      options jsonb,
-      answer jsonb,
-      points_awarded numeric(6, 2),
-      feedback text,
-      correct_answer jsonb,
-      explanation text
-    );
-  end if;
-end
-$$;
+-- Replaced when its attributes change, with the functions below that use it (see common.sql).
+select lms_private.define_composite_type('lms_public.attempt_question', $$
+  question_id uuid,
+  position integer,
+  question_text text,
+  question_type varchar(50),
+  points numeric(5, 2),
+  options jsonb,
+  answer jsonb,
+  points_awarded numeric(6, 2),
+  feedback text,
+  correct_answer jsonb,
+  explanation text
+$$);
 comment on type lms_public.attempt_question is 'A question as the student sees it in their attempt: never the key, unless the quiz reveals it.';
 comment on column lms_public.attempt_question.question_id is 'The question.';
 comment on column lms_public.attempt_question.position is 'Its place in this attempt (1, 2, …), drawn once when shuffling.';
@@ -641,24 +638,6 @@ end
 $$;
 comment on function lms_public.regrade_quiz(uuid) is E'@resultFieldName regradedAttempts\nRecomputes every submitted attempt''s automatic grades from its stored answers with the current keys and points, keeping the essay grades, and returns how many attempts were regraded. A completion already earned stays earned, even if a pass becomes a fail.';
 
-create or replace function lms_private.my_attempt_ids() returns uuid[]
-  language sql stable security definer
-  set search_path = pg_catalog, public, pg_temp
-as $$
-  select coalesce(array_agg(a.id), '{}') from lms_public.quiz_attempts a join lms_public.enrollments e on e.id = a.enrollment_id
-  where e.student_id = lms_private.current_user_id()
-$$;
-comment on function lms_private.my_attempt_ids() is 'Ids of the signed-in student''s own quiz attempts.';
-
-create or replace function lms_private.my_taught_quiz_ids() returns uuid[]
-  language sql stable security definer
-  set search_path = pg_catalog, public, pg_temp
-as $$
-  select coalesce(array_agg(q.id), '{}') from lms_public.quizzes q join lms_public.lessons l on l.id = q.lesson_id
-  join lms_public.courses c on c.id = l.course_id where c.instructor_id = lms_private.current_user_id()
-$$;
-comment on function lms_private.my_taught_quiz_ids() is 'Ids of the quizzes in the courses the signed-in user teaches.';
-
 create or replace function lms_private.answer_key_shape_is_valid(p_key text) returns boolean
   language plpgsql immutable
   set search_path = pg_catalog, public, pg_temp
@@ -684,11 +663,11 @@ end
 $$;
 comment on function lms_private.answer_key_shape_is_valid(text) is 'CHECK of quiz_answer_keys.correct_answer: JSON of one of the documented shapes ({"correct": [...]}, {"correct": true|false}, {"accepted": [...]}, {}).';
 
-create or replace function lms_private.my_taught_lesson_ids() returns uuid[]
-  language sql stable security definer
-  set search_path = pg_catalog, public, pg_temp
-as $$
-  select coalesce(array_agg(l.id), '{}') from lms_public.lessons l
-  join lms_public.courses c on c.id = l.course_id where c.instructor_id = lms_private.current_user_id()
-$$;
-comment on function lms_private.my_taught_lesson_ids() is 'Ids of the lessons in the courses the signed-in user teaches.';
+--------------------------------------------------------------------------------
+-- Execute grants. Everything not named here runs only inside definer functions or triggers.
+
+select lms_private.grant_domain_functions(
+  everyone => array['start_quiz_attempt', 'save_quiz_answers', 'submit_quiz_attempt'],
+  signed_in => array['quiz_attempts_questions', 'quiz_questions_answer_key', 'options_are_valid', 'answer_key_shape_is_valid'],
+  teachers => array['save_quiz_question', 'grading_queue', 'grade_essay', 'regrade_quiz', 'tg_quizzes__check_lesson']
+);

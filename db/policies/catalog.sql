@@ -1,4 +1,4 @@
--- Catalog: courses and lessons.
+-- Catalog: row level security, grants and policies of courses and lessons.
 -- Re-runnable: included by every migration that changes it.
 
 alter table lms_public.courses enable row level security;

@@ -1,4 +1,4 @@
--- Certificates.
+-- Certificates: row level security, grants and policies of certificates and their history.
 -- Re-runnable: included by every migration that changes it.
 
 alter table lms_public.certificates enable row level security;

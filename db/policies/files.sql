@@ -1,4 +1,4 @@
--- Uploaded files.
+-- Files: row level security, grants and policies of uploaded files.
 -- Re-runnable: included by every migration that changes it.
 
 alter table lms_public.uploaded_files enable row level security;

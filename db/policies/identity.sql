@@ -1,4 +1,5 @@
--- Identity: users, passwords, sessions, email tokens, MFA, lockouts, rate limits, the audit log.
+-- Identity: row level security, grants and policies of users, passwords, sessions, email tokens,
+-- MFA, lockouts, rate limits and the audit log.
 -- Re-runnable: included by every migration that changes it.
 
 alter table lms_public.users enable row level security;
@@ -36,7 +37,3 @@ grant select on lms_public.security_events to lms_admin;
 
 -- Every lms_private table here: no visitor grant and no policy; only definer functions
 -- owned by lms_owner touch them.
-
--- The API's own connection calls two definer functions before it switches role: the per-request
--- role check (lms_private.session_role) and the rate limiter (lms_private.consume_rate_limit).
-grant usage on schema lms_private to lms_authenticator;

@@ -1,4 +1,4 @@
--- Learning: enrollments and lesson progress.
+-- Learning: row level security, grants and policies of enrollments and lesson progress.
 -- Re-runnable: included by every migration that changes it.
 
 alter table lms_public.enrollments enable row level security;

@@ -1,4 +1,4 @@
--- Payments: payments, subscriptions and Stripe webhook events.
+-- Payments: row level security, grants and policies of payments, subscriptions and Stripe webhook events.
 -- Re-runnable: included by every migration that changes it.
 
 alter table lms_public.payments enable row level security;

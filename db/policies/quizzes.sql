@@ -1,4 +1,5 @@
--- Quizzes: quizzes, questions, answer keys, attempts and per-answer grades.
+-- Quizzes: row level security, grants and policies of quizzes, questions, answer keys, attempts and
+-- per-answer grades.
 -- Re-runnable: included by every migration that changes it.
 
 alter table lms_public.quizzes enable row level security;

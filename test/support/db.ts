@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { loadConfig } from '../../src/config.ts';
 import { DEV_ROLE_PASSWORDS, withCredentials } from '../../src/db/connections.ts';
+import { pgSettingsFor } from '../../src/server/auth.ts';
 import { superuserUrl, TEMPLATE_DATABASE, withClient } from './cluster.ts';
 
 export type RoleClaim = 'student' | 'instructor' | 'admin';
@@ -40,6 +42,15 @@ export function baseUrl(): string {
   return url;
 }
 
+/**
+ * The lms.* settings the API puts in every request (pgSettingsFor), at the default configuration's
+ * values. SQL has no defaults of its own, so every test transaction starts with them, as a request
+ * does; a test of another value sets its own after.
+ */
+const { role: _anonymous, ...REQUEST_SETTINGS } = pgSettingsFor(loadConfig({ NODE_ENV: 'test' }), { identity: undefined, clientIp: undefined });
+const setRequestSettings = (client: pg.ClientBase) =>
+  client.query('select set_config(key, value, true) from json_each_text($1)', [JSON.stringify(REQUEST_SETTINGS)]);
+
 const ROLE_OF: Record<RoleClaim, string> = { student: 'lms_student', instructor: 'lms_instructor', admin: 'lms_admin' };
 
 /** Runs fn in a transaction that is always rolled back. */
@@ -47,6 +58,7 @@ async function rolledBack<T>(pool: pg.Pool, setup: string[], params: unknown[][]
   const client = await pool.connect();
   try {
     await client.query('begin');
+    await setRequestSettings(client);
     for (const [i, sql] of setup.entries()) await client.query(sql, params[i]);
     return await fn(client);
   } finally {
@@ -149,6 +161,7 @@ export async function committedAs<T>(pool: pg.Pool, visitor: Visitor, fn: (clien
   const client = await pool.connect();
   try {
     await client.query('begin');
+    await setRequestSettings(client);
     await client.query(`set local role ${visitor.role}`);
     await client.query("select set_config('jwt.claims.user_id', $1, true), set_config('jwt.claims.session_id', $2, true)", [
       visitor.userId ?? '',

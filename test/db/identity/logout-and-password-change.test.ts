@@ -152,7 +152,8 @@ describe('lms_private.change_password', () => {
       try {
         await client.query('begin');
         await client.query('set local role lms_student');
-        await client.query("select set_config('jwt.claims.user_id', $1, true)", [user.id]);
+        // As the API sets them: the user, and the bcrypt cost (SQL has no default).
+        await client.query("select set_config('jwt.claims.user_id', $1, true), set_config('lms.bcrypt_cost', '4', true)", [user.id]);
         const { rows } = await client.query('select lms_private.change_password($1, $2) as s', ['a wrong guess!', 'a brand new password']);
         expect(rows[0].s).toBe('invalid_credentials');
         await client.query('commit');

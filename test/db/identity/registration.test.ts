@@ -150,9 +150,17 @@ describe('lms_public.register, as lms_anonymous', () => {
 });
 
 describe('lms_private.bcrypt_cost', () => {
-  it('is 12 by default and follows lms.bcrypt_cost within 4..15', () =>
+  it('has no default of its own: a transaction without lms.bcrypt_cost is refused', () =>
+    db.transaction(async (tx) => {
+      await tx.query("select set_config('lms.bcrypt_cost', '', true)");
+      await expectSqlError(tx, 'select lms_private.bcrypt_cost()', [], '42704', /lms\.bcrypt_cost is missing/);
+      await expectSqlError(tx, "select lms_public.register('no.cost@example.com', 'a long enough password', 'No Cost')", [], '42704');
+    }));
+
+  it('follows lms.bcrypt_cost within 4..15', () =>
     db.transaction(async (tx) => {
       const cost = async () => (await tx.query<{ c: number }>('select lms_private.bcrypt_cost() as c')).rows[0]!.c;
+      await tx.query("select set_config('lms.bcrypt_cost', '12', true)");
       expect(await cost()).toBe(12);
       await tx.query("select set_config('lms.bcrypt_cost', '4', true)");
       expect(await cost()).toBe(4);

@@ -27,7 +27,8 @@ async function startOnce(student: TestUser, quizId: string): Promise<{ id: strin
   try {
     await client.query('begin');
     await client.query('set local role lms_student');
-    await client.query("select set_config('jwt.claims.user_id', $1, true)", [student.id]);
+    // As the API sets them: the user, and the grace period (SQL has no default).
+    await client.query("select set_config('jwt.claims.user_id', $1, true), set_config('lms.quiz_grace_seconds', '30', true)", [student.id]);
     const { rows } = await client.query('select * from lms_public.start_quiz_attempt($1)', [quizId]);
     await client.query('commit');
     return rows[0];

@@ -1,4 +1,4 @@
-import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
+import { createTestDatabase, expectSqlError, type TestDatabase, type Transaction } from '../../support/db.ts';
 import {
   addQuestion,
   ageAttempt,
@@ -80,7 +80,14 @@ describe('deadlines', () => {
       expect(await attemptRow(tx, attempt.id)).toMatchObject({ status: 'in_progress', answers: { [tf]: true } });
     }));
 
-  it('the grace period is 30 seconds when unset', () =>
+  it('the grace period has no default of its own: a transaction without lms.quiz_grace_seconds is refused', () =>
+    db.transaction(async (tx) => {
+      const { quizId } = await timedQuiz(tx);
+      await tx.query("select set_config('lms.quiz_grace_seconds', '', true)");
+      await expectSqlError(tx, 'select lms_public.start_quiz_attempt($1)', [quizId], '42704', /lms\.quiz_grace_seconds is missing/);
+    }));
+
+  it('the grace period is 30 seconds in the default configuration, as the API sets it', () =>
     db.transaction(async (tx) => {
       const { quizId, tf } = await timedQuiz(tx);
       const attempt = await start(tx, quizId);

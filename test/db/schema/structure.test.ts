@@ -262,6 +262,40 @@ async function misnamedTriggers(client: Client): Promise<string[]> {
   return (await triggers(client)).filter((t) => !/^_\d{3}_/.test(t.trigger)).map((t) => t.name);
 }
 
+// The only reads of one RLS table from another's policy: each table's policies may read, under
+// their own policies, the tables before it here, never after. Reading down one order cannot
+// recurse; any other read goes through a definer helper in db/access.sql (db/CONVENTIONS.md).
+const POLICY_READ_ORDER = [
+  'lms_public.courses',
+  'lms_public.lessons',
+  'lms_public.quizzes',
+  'lms_public.lesson_progress',
+  'lms_public.quiz_attempts',
+  'lms_public.quiz_answer_grades',
+];
+
+// PostgreSQL records every relation a policy's expressions read as a dependency of the policy.
+async function policyReads(client: Client): Promise<string[]> {
+  const found = await rows<{ policy: string; own: string; reads: string }>(
+    client,
+    `select distinct pol.polname as policy, pol.polrelid::regclass::text as own, d.refobjid::regclass::text as reads
+     from pg_policy pol
+     join pg_depend d on d.classid = 'pg_policy'::regclass and d.objid = pol.oid and d.refclassid = 'pg_class'::regclass
+     join pg_class r on r.oid = d.refobjid
+     where d.refobjid <> pol.polrelid and r.relrowsecurity`,
+    [],
+  );
+  return found.map((r) => `${r.policy} ON ${r.own} reads ${r.reads}`).sort();
+}
+
+async function policyReadsAgainstOrder(client: Client): Promise<string[]> {
+  const rank = (table: string) => POLICY_READ_ORDER.indexOf(table);
+  return (await policyReads(client)).filter((line) => {
+    const [, own, reads] = /ON (\S+) reads (\S+)$/.exec(line)!;
+    return rank(own!) < 0 || rank(reads!) < 0 || rank(reads!) >= rank(own!);
+  });
+}
+
 let db: TestDatabase;
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -455,5 +489,23 @@ describe('triggers', () => {
       await c.query('alter trigger _100_set_updated_at on lms_public.lessons rename to _10_set_updated_at');
       await c.query('alter trigger _100_set_updated_at on lms_public.quizzes rename to "_200_Set_Updated_At"');
       expect(await misnamedTriggers(c)).toEqual(['_10_set_updated_at ON lms_public.lessons', 'set_updated_at ON lms_public.courses']);
+    }));
+});
+
+describe('policies', () => {
+  it('read other tables with RLS only down one order, so they cannot recurse', () =>
+    db.asRoot(async (c) => {
+      expect(await policyReads(c)).toContain('select_entitled ON lms_public.quizzes reads lms_public.lessons');
+      expect(await policyReadsAgainstOrder(c)).toEqual([]);
+    }));
+
+  it('the check names a policy that reads up the order, or a table outside it', () =>
+    db.asRoot(async (c) => {
+      await c.query('create policy reads_up on lms_public.courses for select using (id in (select l.course_id from lms_public.lessons l))');
+      await c.query('create policy reads_users on lms_public.lessons for select using (course_id in (select c.id from lms_public.courses c join lms_public.users u on u.id = c.instructor_id))');
+      expect(await policyReadsAgainstOrder(c)).toEqual([
+        'reads_up ON lms_public.courses reads lms_public.lessons',
+        'reads_users ON lms_public.lessons reads lms_public.users',
+      ]);
     }));
 });

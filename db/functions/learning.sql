@@ -1,5 +1,5 @@
--- Enrollment and progress: the derived numbers are kept true at every commit.
--- Re-runnable: included by every migration that changes it.
+-- Learning: the functions of enrollment and lesson progress, whose derived numbers are kept true
+-- at every commit, and their execute grants. Re-runnable: included by every migration that changes it.
 --
 -- Invariants of an enrollment, after every statement that touches its progress or its
 -- course's lessons (lms_private.recalculate_enrollment):
@@ -15,6 +15,8 @@
 -- then writes progress. A change to a course's lessons takes the course's content lock
 -- (exclusive; enroll takes it shared) and recalculates every enrollment of the course,
 -- locking them in id order. One order everywhere: no deadlocks, no lost updates.
+
+select lms_private.begin_domain_functions();
 
 create or replace function lms_private.recalculate_enrollments(p_course_id uuid, p_enrollment_id uuid default null) returns void
   language plpgsql volatile
@@ -384,3 +386,11 @@ as $$
     and (en.student_id = lms_private.current_user_id() or lms_private.can_manage_course(en.course_id))
 $$;
 comment on function lms_public.enrollments_student_name(lms_public.enrollments) is 'The enrolled student''s name, for the student and the course''s instructor (not their email).';
+
+--------------------------------------------------------------------------------
+-- Execute grants. Everything not named here runs only inside definer functions or triggers.
+
+select lms_private.grant_domain_functions(
+  everyone => array['enroll', 'drop_course', 'start_lesson', 'record_lesson_progress', 'complete_lesson',
+    'enrollments_has_new_content', 'enrollments_student_name']
+);

@@ -1,5 +1,6 @@
--- Identity: accounts, passwords, sessions, email tokens, TOTP MFA, lockout, rate limits, audit.
--- Re-runnable: included by every migration that changes it.
+-- Identity: the functions of accounts, passwords, sessions, email tokens, TOTP MFA, lockout,
+-- rate limits and the audit log, and their execute grants. Re-runnable: included by every
+-- migration that changes it.
 --
 -- Errors a client can act on (see README): CREDS invalid credentials, LOCKD locked,
 -- MFARQ MFA code required, MFABD invalid MFA code, MFAON/MFAOF MFA already on/off,
@@ -8,6 +9,8 @@
 -- FRBDN forbidden, NTFND not found, INVAL invalid input.
 -- Functions that must record a failure (login, refresh) return a status instead of raising,
 -- so that the record commits; the API turns the status into the error.
+
+select lms_private.begin_domain_functions();
 
 --------------------------------------------------------------------------------
 -- The request, as the API describes it in pgSettings.
@@ -32,9 +35,9 @@ create or replace function lms_private.bcrypt_cost() returns integer
   language sql stable
   set search_path = pg_catalog, public, pg_temp
 as $$
-  select greatest(4, least(15, coalesce(nullif(current_setting('lms.bcrypt_cost', true), '')::integer, 12)))
+  select greatest(4, least(15, lms_private.required_setting('lms.bcrypt_cost')::integer))
 $$;
-comment on function lms_private.bcrypt_cost() is 'bcrypt cost for new hashes: lms.bcrypt_cost from the API (LMS_BCRYPT_COST, at least 10 in production), 12 otherwise.';
+comment on function lms_private.bcrypt_cost() is 'bcrypt cost for new hashes: lms.bcrypt_cost, which every caller sets (LMS_BCRYPT_COST, at least 10 in production), kept within 4..15; raises when it is not set.';
 
 create or replace function lms_private.require_user() returns uuid
   language plpgsql stable
@@ -89,16 +92,6 @@ as $$
 $$;
 comment on function lms_private.log_security_event(text, uuid, jsonb, uuid) is 'Appends a security event, stamped with the client''s IP.';
 
-create or replace function lms_private.tg__append_only() returns trigger
-  language plpgsql
-  set search_path = pg_catalog, public, pg_temp
-as $$
-begin
-  raise exception using errcode = 'FRBDN', message = format('%s is append-only', tg_table_name);
-end
-$$;
-comment on function lms_private.tg__append_only() is 'Trigger: refuses UPDATE, DELETE and TRUNCATE on an append-only table.';
-
 --------------------------------------------------------------------------------
 -- Passwords.
 
@@ -146,20 +139,15 @@ comment on function lms_private.password_matches(uuid, text) is 'Whether the pas
 --------------------------------------------------------------------------------
 -- Sessions: opaque refresh tokens "<jti>.<secret>".
 
-do $$
-begin
-  if not exists (select from pg_type where typname = 'session_grant' and typnamespace = 'lms_private'::regnamespace) then
-    create type lms_private.session_grant as (
-      status text,
-      user_id uuid,
-      role text,
-      session_id uuid,
-      refresh_token text,
-      refresh_expires_at timestamptz
-    );
-  end if;
-end
-$$;
+-- Replaced when its attributes change, with the functions below that use it (see common.sql).
+select lms_private.define_composite_type('lms_private.session_grant', $$
+  status text,
+  user_id uuid,
+  role text,
+  session_id uuid,
+  refresh_token text,
+  refresh_expires_at timestamptz
+$$);
 comment on type lms_private.session_grant is 'What login and refresh return: a status (ok, or why not), and on ok the user, role, session and new refresh token.';
 
 create or replace function lms_private.session_status(p_status text) returns lms_private.session_grant
@@ -973,43 +961,17 @@ $$;
 comment on function lms_private.tg_users__require_password() is 'Constraint trigger: keeps the design document''s users.password_hash NOT NULL across the 1:1 split.';
 
 --------------------------------------------------------------------------------
--- Execute grants: nothing to PUBLIC; each function to the roles that call it.
+-- Execute grants. Everything not named here runs only inside definer functions, as the owner.
 
-do $$
-declare
-  v_function regprocedure;
-begin
-  for v_function in
-    select p.oid::regprocedure from pg_proc p
-    where p.pronamespace in ('lms_public'::regnamespace, 'lms_private'::regnamespace)
-      and p.proname in ('client_ip', 'current_session_id', 'bcrypt_cost', 'require_user', 'require_admin', 'session_role',
-        'log_security_event', 'tg__append_only', 'normalise_email', 'hash_password', 'password_matches', 'issue_refresh_token',
-        'find_refresh_token', 'revoke_refresh_tokens', 'session_status', 'base32_decode', 'totp_code', 'matching_totp_step', 'consume_mfa_code',
-        'login_ip_locked', 'login_locked', 'record_login_failure', 'register', 'login', 'refresh_session', 'logout', 'logout_everywhere', 'issue_email_token',
-        'use_email_token', 'verify_email', 'resend_verification_email', 'request_password_reset', 'reset_password',
-        'change_password', 'update_profile', 'begin_mfa_enrollment', 'confirm_mfa', 'disable_mfa', 'set_user_role', 'normalise_recovery_code',
-        'set_user_active', 'reset_user_mfa', 'create_admin', 'consume_rate_limit', 'rate_limit_window', 'purge_stale_auth_state',
-        'current_user_profile', 'tg_users__require_password')
-  loop
-    execute format('revoke all on function %s from public, lms_anonymous, lms_student, lms_instructor, lms_admin, lms_authenticator', v_function);
-  end loop;
-end
-$$;
-
-grant execute on function lms_private.session_role(uuid), lms_private.consume_rate_limit(text[], text), lms_private.rate_limit_window(text)
-  to lms_authenticator;
-grant execute on function
-  lms_private.client_ip(), lms_private.current_session_id(), lms_private.bcrypt_cost(), lms_private.require_user(), lms_private.require_admin(),
-  lms_public.register(text, text, text), lms_private.login(text, text, text, interval, interval),
-  lms_private.refresh_session(text, interval, interval), lms_public.logout(text), lms_public.verify_email(text),
-  lms_public.request_password_reset(text), lms_public.reset_password(text, text), lms_public.current_user_profile()
-  to lms_anonymous, lms_student, lms_instructor, lms_admin;
-grant execute on function
-  lms_public.logout_everywhere(), lms_public.resend_verification_email(), lms_private.change_password(text, text),
-  lms_public.update_profile(text, jsonb), lms_private.begin_mfa_enrollment(text), lms_private.confirm_mfa(text),
-  lms_private.disable_mfa(text)
-  -- Anonymous callers too: each starts with require_user(), which answers them NOAUT (migration 000007).
-  to lms_anonymous, lms_student, lms_instructor, lms_admin;
-grant execute on function
-  lms_public.set_user_role(uuid, text), lms_public.set_user_active(uuid, boolean), lms_public.reset_user_mfa(uuid)
-  to lms_admin;
+select lms_private.grant_domain_functions(
+  everyone => array[
+    'client_ip', 'current_session_id', 'bcrypt_cost', 'require_user', 'require_admin',
+    'register', 'login', 'refresh_session', 'logout', 'verify_email', 'request_password_reset', 'reset_password',
+    'current_user_profile',
+    -- Anonymous callers too: each starts with require_user(), which answers them NOAUT (migration 000007).
+    'logout_everywhere', 'resend_verification_email', 'change_password', 'update_profile',
+    'begin_mfa_enrollment', 'confirm_mfa', 'disable_mfa'],
+  admins => array['set_user_role', 'set_user_active', 'reset_user_mfa'],
+  -- The API's own connection, before it switches role: the per-request role check and the rate limiter.
+  authenticator => array['session_role', 'consume_rate_limit', 'rate_limit_window']
+);
