@@ -5,10 +5,13 @@ import { projectPath } from '../../src/paths.ts';
 
 /** README.md and every docs/*.md, by their path from the project root. */
 const DOCUMENTS = new Map<string, string>(
-  ['README.md', ...fs.readdirSync(projectPath('docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)].map((file) => [
-    file,
-    fs.readFileSync(projectPath(file), 'utf8'),
-  ]),
+  [
+    'README.md',
+    ...fs
+      .readdirSync(projectPath('docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`),
+  ].map((file) => [file, fs.readFileSync(projectPath(file), 'utf8')]),
 );
 const schema = buildSchema(fs.readFileSync(projectPath('schema.graphql'), 'utf8'));
 
