@@ -39,8 +39,10 @@ interface Example {
 }
 
 /** Every operation in a document's GraphQL blocks; a block that does not parse is reported as an example with no document. */
-function examples(file: string): Array<Example | { file: string; source: string; error: string }> {
-  return graphqlBlocks(document(file)).flatMap((block) => {
+type Unparsed = { file: string; source: string; error: string };
+
+function examples(file: string): Array<Example | Unparsed> {
+  return graphqlBlocks(document(file)).flatMap((block): Array<Example | Unparsed> => {
     let parsed: DocumentNode;
     try {
       parsed = parse(block);
