@@ -8,11 +8,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { createMigratedDatabase, startTestCluster, superuserUrl } from '../test/support/cluster.ts';
+import { createMigratedDatabase, startScratchCluster, superuserUrl } from '../src/db/scratch-cluster.ts';
 import { DEV_ROLE_PASSWORDS, withCredentials } from '../src/db/connections.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
-const cluster = await startTestCluster();
+const cluster = await startScratchCluster();
 const database = 'coursebase_bench';
 await createMigratedDatabase(cluster.baseUrl, database);
 const rootUrl = superuserUrl(cluster.baseUrl, database);

@@ -11,7 +11,7 @@ beforeAll(async () => {
 afterAll(() => db.close());
 
 const createAdmin = (...args: string[]) =>
-  run(process.execPath, [projectPath('src', 'bin', 'create-admin.ts'), ...args], {
+  run(process.execPath, [projectPath('bin', 'create-admin.ts'), ...args], {
     cwd: projectPath(),
     env: { ...process.env, NODE_ENV: 'development', DATABASE_URL: db.rootUrl, LMS_BCRYPT_COST: '4' },
   });

@@ -29,7 +29,7 @@ function waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray>
 /** `npm start` as an operator runs it: a real process, on its own free port. */
 beforeAll(async () => {
   db = await createTestDatabase();
-  child = spawn(process.execPath, [projectPath('src', 'bin', 'start.ts')], {
+  child = spawn(process.execPath, [projectPath('bin', 'start.ts')], {
     cwd: projectPath(),
     env: { ...process.env, NODE_ENV: 'development', DATABASE_URL: db.rootUrl, PORT: '0', LMS_DATA_DIR: path.join(os.tmpdir(), `coursebase-process-${process.pid}`) },
     stdio: ['ignore', 'pipe', 'pipe'],

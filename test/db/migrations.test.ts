@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import { createMigratedDatabase, superuserUrl, withClient } from '../support/cluster.ts';
+import { createMigratedDatabase, superuserUrl, withClient } from '../../src/db/scratch-cluster.ts';
 import { baseUrl } from '../support/db.ts';
 import { loadConfig } from '../../src/config.ts';
 import { resolveConnections } from '../../src/db/connections.ts';

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { DEV_ROLE_PASSWORDS, withCredentials } from '../../src/db/connections.ts';
-import { superuserUrl, TEMPLATE_DATABASE, withClient } from './cluster.ts';
+import { superuserUrl, withClient } from '../../src/db/scratch-cluster.ts';
+
+/** The migrated database that global-setup.ts creates once and every test file clones. */
+export const TEMPLATE_DATABASE = 'coursebase_test_template';
 
 export type RoleClaim = 'student' | 'instructor' | 'admin';
 export interface TestUser {

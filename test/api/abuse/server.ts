@@ -29,7 +29,7 @@ export async function startProductionServer(db: TestDatabase, extraEnv: Record<s
     LMS_DATA_DIR: path.join(os.tmpdir(), `coursebase-abuse-${process.pid}-${Date.now()}`),
     ...extraEnv,
   };
-  const child: ChildProcess = spawn(process.execPath, [projectPath('src', 'bin', 'serve.ts')], {
+  const child: ChildProcess = spawn(process.execPath, [projectPath('bin', 'serve.ts')], {
     cwd: projectPath(),
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,14 +3,17 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { EmbeddedPostgres } from '../../src/db/embedded.ts';
-import { loadConfig } from '../../src/config.ts';
-import { resolveConnections } from '../../src/db/connections.ts';
-import { migrateDatabase } from '../../src/db/migrate.ts';
+import { EmbeddedPostgres } from './embedded.ts';
+import { loadConfig } from '../config.ts';
+import { resolveConnections } from './connections.ts';
+import { migrateDatabase } from './migrate.ts';
 
-export const TEMPLATE_DATABASE = 'coursebase_test_template';
+/*
+ * A throwaway PostgreSQL for the test suite and the benchmarks, which both measure the real
+ * migrations on a database nobody else uses. Kept under src/ so that bench/ needs nothing from test/.
+ */
 
-/** The test cluster's superuser URL for a database, from TEST_DATABASE_URL or the embedded cluster. */
+/** The superuser URL of another database on the same cluster. */
 export function superuserUrl(baseUrl: string, database: string): string {
   const u = new URL(baseUrl);
   u.pathname = `/${database}`;
@@ -29,7 +32,8 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startTestCluster(): Promise<{ baseUrl: string; stop: () => Promise<void> }> {
+/** TEST_DATABASE_URL's cluster, or a fresh embedded one in a temporary folder, removed on stop. */
+export async function startScratchCluster(): Promise<{ baseUrl: string; stop: () => Promise<void> }> {
   const external = process.env.TEST_DATABASE_URL;
   if (external) return { baseUrl: external, stop: async () => {} };
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'coursebase-test-'));

@@ -1,13 +1,13 @@
 import './env.ts';
 import fs from 'node:fs/promises';
-import { loadConfig } from '../config.ts';
-import { openDatabase } from '../db/database.ts';
-import { migrateDatabase } from '../db/migrate.ts';
-import { createApi } from '../server/app.ts';
-import { makeApiPools } from '../db/pools.ts';
-import { printApiSchema } from '../server/sdl.ts';
-import { logger } from '../log.ts';
-import { projectPath } from '../paths.ts';
+import { loadConfig } from '../src/config.ts';
+import { openDatabase } from '../src/db/database.ts';
+import { migrateDatabase } from '../src/db/migrate.ts';
+import { createApi } from '../src/server/app.ts';
+import { makeApiPools } from '../src/db/pools.ts';
+import { printApiSchema } from '../src/server/sdl.ts';
+import { logger } from '../src/log.ts';
+import { projectPath } from '../src/paths.ts';
 
 /** Writes schema.graphql from the migrated database; a test checks that the file is current. */
 const log = logger('schema');

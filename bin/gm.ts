@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { loadConfig } from '../config.ts';
-import { openDatabase } from '../db/database.ts';
-import { bootstrapRoles } from '../db/migrate.ts';
-import { logger } from '../log.ts';
-import { projectPath } from '../paths.ts';
+import { loadConfig } from '../src/config.ts';
+import { openDatabase } from '../src/db/database.ts';
+import { bootstrapRoles } from '../src/db/migrate.ts';
+import { logger } from '../src/log.ts';
+import { projectPath } from '../src/paths.ts';
 
 /**
  * Runs the graphile-migrate CLI (watch, commit, uncommit, status…) with the connections that

@@ -1,14 +1,14 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadConfig, type Config } from './config.ts';
-import { openDatabase, type Database } from './db/database.ts';
-import { migrateDatabase } from './db/migrate.ts';
-import { makeApiPools } from './db/pools.ts';
-import { describeDemoAccounts, seedDemo } from './db/seed.ts';
-import { createApi } from './server/app.ts';
-import { GRAPHIQL_PATH, GRAPHQL_PATH } from './server/preset.ts';
+import { loadConfig, type Config } from '../src/config.ts';
+import { openDatabase, type Database } from '../src/db/database.ts';
+import { migrateDatabase } from '../src/db/migrate.ts';
+import { makeApiPools } from '../src/db/pools.ts';
+import { describeDemoAccounts, seedDemo } from '../src/db/seed.ts';
+import { createApi } from '../src/server/app.ts';
+import { GRAPHIQL_PATH, GRAPHQL_PATH } from '../src/server/preset.ts';
 import { startWorker } from '../worker/runner.ts';
-import { logger } from './log.ts';
+import { logger } from '../src/log.ts';
 
 export interface ProcessOptions {
   /** Only the single-process `npm start` migrates: graphile-migrate takes a lock and fails if it is held. */

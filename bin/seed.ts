@@ -1,8 +1,8 @@
-import { loadConfig } from '../config.ts';
-import { openDatabase } from '../db/database.ts';
-import { migrateDatabase } from '../db/migrate.ts';
-import { describeDemoAccounts, seedDemo } from '../db/seed.ts';
-import { logger } from '../log.ts';
+import { loadConfig } from '../src/config.ts';
+import { openDatabase } from '../src/db/database.ts';
+import { migrateDatabase } from '../src/db/migrate.ts';
+import { describeDemoAccounts, seedDemo } from '../src/db/seed.ts';
+import { logger } from '../src/log.ts';
 
 const log = logger('seed');
 const config = loadConfig();

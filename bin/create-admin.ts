@@ -2,9 +2,9 @@ import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import pg from 'pg';
-import { loadConfig } from '../config.ts';
-import { openDatabase } from '../db/database.ts';
-import { logger } from '../log.ts';
+import { loadConfig } from '../src/config.ts';
+import { openDatabase } from '../src/db/database.ts';
+import { logger } from '../src/log.ts';
 
 /** npm run create-admin -- --email a@b.c [--password …] [--name …]; prompts for what is missing. */
 const { values } = parseArgs({

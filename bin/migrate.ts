@@ -1,7 +1,7 @@
-import { loadConfig } from '../config.ts';
-import { openDatabase } from '../db/database.ts';
-import { migrateDatabase } from '../db/migrate.ts';
-import { logger } from '../log.ts';
+import { loadConfig } from '../src/config.ts';
+import { openDatabase } from '../src/db/database.ts';
+import { migrateDatabase } from '../src/db/migrate.ts';
+import { logger } from '../src/log.ts';
 
 const log = logger('migrate');
 const config = loadConfig();
