@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import { publicJwk, signingKey } from '../certificates/keys.ts';
 import { localStorage } from '../certificates/storage.ts';
 import { errorBody } from '../errors.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { verifyPath } from '../certificates/verify-url.ts';
 import { escapeHtml, htmlPage, sendHtml, strictCsp } from './html-page.ts';
 
@@ -104,19 +105,10 @@ export function certificatePages(config: Config, pool: pg.Pool): express.Router 
 
   async function lookup(number: string): Promise<Verification | undefined> {
     // The authenticator has no usage on lms_public; the lookup runs as the anonymous visitor it is.
-    const client = await pool.connect();
-    let row: Verification | undefined;
-    try {
-      await client.query('begin read only');
-      await client.query('set local role lms_anonymous');
-      ({ rows: [row] } = await client.query<Verification>('select * from lms_public.verify_certificate($1)', [number]));
-      await client.query('commit');
-    } catch (error) {
-      await client.query('rollback').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    const row = await withTransaction(pool, { role: 'lms_anonymous', readOnly: true }, async (client) => {
+      const { rows } = await client.query<Verification>('select * from lms_public.verify_certificate($1)', [number]);
+      return rows[0];
+    });
     // A composite-returning function gives one all-null row for "no such certificate".
     return row?.certificate_number ? row : undefined;
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { DEV_ROLE_PASSWORDS, withCredentials } from '../../src/db/connections.ts';
+import { withTransaction } from '../../src/db/transaction.ts';
 import { superuserUrl, withClient } from '../../src/db/scratch-cluster.ts';
 
 /** The migrated database that global-setup.ts creates once and every test file clones. */
@@ -148,22 +149,7 @@ export interface Visitor {
 }
 
 /** One COMMITTED transaction on a pool of the API's connection, as a visitor: like one GraphQL request. */
-export async function committedAs<T>(pool: pg.Pool, visitor: Visitor, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    await client.query(`set local role ${visitor.role}`);
-    await client.query("select set_config('jwt.claims.user_id', $1, true), set_config('jwt.claims.session_id', $2, true)", [
-      visitor.userId ?? '',
-      visitor.sessionId ?? '',
-    ]);
-    const result = await fn(client);
-    await client.query('commit');
-    return result;
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+export function committedAs<T>(pool: pg.Pool, visitor: Visitor, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const settings = { 'jwt.claims.user_id': visitor.userId ?? '', 'jwt.claims.session_id': visitor.sessionId ?? '' };
+  return withTransaction(pool, { role: visitor.role, settings }, fn);
 }
