@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { publicJwk, signingKey } from '../certificates/keys.ts';
 import { localStorage } from '../certificates/storage.ts';
-import { errorBody } from '../errors.ts';
+import { sendError } from '../errors.ts';
 import { withTransaction } from '../db/transaction.ts';
 import { verifyPath } from '../certificates/verify-url.ts';
 import { escapeHtml, htmlPage, sendHtml, strictCsp } from './html-page.ts';
@@ -123,13 +123,13 @@ export function certificatePages(config: Config, pool: pg.Pool): express.Router 
   router.get('/certificates/:file', async (req: Request<{ file: string }>, res) => {
     const match = /^(.+)\.pdf$/i.exec(req.params.file);
     if (match && !NUMBER_SHAPE.test(match[1]!)) {
-      return void res.status(400).json(errorBody('INVALID_PATH', 'A certificate PDF is named CB-XXXX-XXXX-XXXX-X.pdf.'));
+      return void sendError(res, 'INVALID_PATH', 'A certificate PDF is named CB-XXXX-XXXX-XXXX-X.pdf.');
     }
     const found = match ? await lookup(match[1]!) : undefined;
     // Only current numbers have a PDF path; a replaced number's PDF is not served.
-    if (!found?.pdf_url_path) return void res.status(404).json(errorBody('NOT_FOUND', 'No certificate with this number.'));
+    if (!found?.pdf_url_path) return void sendError(res, 'NOT_FOUND', 'No certificate with this number.');
     const bytes = await storage.get(`certificates/${found.certificate_number}.pdf`);
-    if (!bytes) return void res.status(404).json(errorBody('NOT_FOUND', 'The PDF of this certificate is not ready yet.'));
+    if (!bytes) return void sendError(res, 'NOT_FOUND', 'The PDF of this certificate is not ready yet.');
     res.setHeader('Cache-Control', 'no-cache');
     res.setHeader('Content-Disposition', `inline; filename="${found.certificate_number}.pdf"`);
     res.status(200).type('application/pdf').send(bytes);
