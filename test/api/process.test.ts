@@ -3,27 +3,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { projectPath } from '../../src/paths.ts';
+import { eventually } from '../support/eventually.ts';
 
 let db: TestDatabase;
 let child: ChildProcess;
 let output = '';
 let url: string;
 
+/** Waits until the process has printed a line that matches. */
 function waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-  return new Promise((resolve, reject) => {
-    const poll = setInterval(() => {
-      const match = pattern.exec(output);
-      if (match) {
-        clearInterval(poll);
-        clearTimeout(limit);
-        resolve(match);
-      }
-    }, 50);
-    const limit = setTimeout(() => {
-      clearInterval(poll);
-      reject(new Error(`timed out waiting for ${pattern}; output so far:\n${output}`));
-    }, timeoutMs);
-  });
+  return eventually(async () => pattern.exec(output) ?? undefined, () => `${pattern}; output so far:\n${output}`, timeoutMs);
 }
 
 /** `npm start` as an operator runs it: a real process, on its own free port. */

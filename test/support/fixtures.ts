@@ -1,8 +1,4 @@
-import type pg from 'pg';
-import type { RoleClaim, TestUser } from './db.ts';
-
-/** A pool or a client: fixtures work inside a test's transaction or on committed data. */
-export type Queryable = Pick<pg.Pool, 'query'>;
+import type { Queryable, RoleClaim, TestUser } from './db.ts';
 
 let counter = 0;
 

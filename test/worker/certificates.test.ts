@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { insertCourse, insertUser } from '../support/fixtures.ts';
 import { testConfig } from '../support/api.ts';
+import { eventually } from '../support/eventually.ts';
 import { startWorker, type Worker } from '../../worker/runner.ts';
 import certificatesIssue from '../../worker/tasks/certificates__issue.ts';
 import { canonicalClaims, sha256Hex, type CertificateClaims } from '../../src/certificates/claims.ts';
@@ -37,15 +38,6 @@ afterAll(async () => {
   await db.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
-
-async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Committed, as root: an instructor, a student, a published course of `lessons` text lessons, an enrollment. */
 async function setup(lessons: number, names: { holder?: string; instructor?: string; course?: string } = {}) {
@@ -78,9 +70,11 @@ const pendingJobs = async (enrollmentId: string) =>
 
 /** Waits until the enrollment's job has run and its certificate is signed. */
 async function issued(enrollmentId: string) {
-  await eventually(() => pendingJobs(enrollmentId), (n) => n === 0);
-  const rows = await eventually(() => certificates(enrollmentId), (r) => r.length > 0 && r[0].signature !== null);
-  return rows;
+  await eventually(async () => ((await pendingJobs(enrollmentId)) === 0 ? true : undefined), 'the certificate job to run', 15_000);
+  return eventually(async () => {
+    const rows = await certificates(enrollmentId);
+    return rows.length > 0 && rows[0].signature !== null ? rows : undefined;
+  }, 'a signed certificate', 15_000);
 }
 
 const pdfFile = (pdfPath: string) => path.join(dataDir, 'storage', pdfPath);
@@ -157,8 +151,9 @@ it('issues nothing at 99%, then once; a second run or a second completion adds n
   // The job again, by hand.
   await db.root.query("select lms_private.add_job('certificates__issue', jsonb_build_object('enrollmentId', $1::uuid))", [s.enrollmentId]);
   await eventually(
-    async () => (await db.root.query("select 1 from graphile_worker.jobs where task_identifier = 'certificates__issue'")).rowCount,
-    (n) => n === 0,
+    async () => ((await db.root.query("select 1 from graphile_worker.jobs where task_identifier = 'certificates__issue'")).rowCount === 0 ? true : undefined),
+    'no certificates__issue job left',
+    15_000,
   );
   // The course grows and the student completes it again: the trigger queues another job.
   const { rows } = await db.root.query<{ id: string }>(
@@ -167,8 +162,9 @@ it('issues nothing at 99%, then once; a second run or a second completion adds n
   );
   await completeLesson(s.enrollmentId, rows[0]!.id);
   await eventually(
-    async () => (await db.root.query("select 1 from graphile_worker.jobs where task_identifier = 'certificates__issue'")).rowCount,
-    (n) => n === 0,
+    async () => ((await db.root.query("select 1 from graphile_worker.jobs where task_identifier = 'certificates__issue'")).rowCount === 0 ? true : undefined),
+    'no certificates__issue job left',
+    15_000,
   );
 
   const after = await certificates(s.enrollmentId);

@@ -1,6 +1,7 @@
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { insertUser } from '../support/fixtures.ts';
 import { testConfig } from '../support/api.ts';
+import { eventually } from '../support/eventually.ts';
 import { startWorker, type Worker } from '../../worker/runner.ts';
 
 let db: TestDatabase;
@@ -14,15 +15,6 @@ afterAll(async () => {
   await runner.stop();
   await db.close();
 });
-
-async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 it('runs a job that a visitor role queued from SQL, through the definer wrapper', async () => {
   const user = await insertUser(db.root);
@@ -46,10 +38,10 @@ it('runs a job that a visitor role queued from SQL, through the definer wrapper'
     client.release();
   }
 
-  const remaining = await eventually(
-    async () => (await db.root.query<{ token_jti: string }>('select token_jti from lms_private.refresh_tokens order by token_jti')).rows,
-    (rows) => rows.length === 1,
-  );
+  const remaining = await eventually(async () => {
+    const { rows } = await db.root.query<{ token_jti: string }>('select token_jti from lms_private.refresh_tokens order by token_jti');
+    return rows.length === 1 ? rows : undefined;
+  }, 'the purge to leave one refresh token');
   expect(remaining).toEqual([{ token_jti: 'live-jti' }]);
   const queued = await db.root.query('select count(*)::int as n from graphile_worker.jobs');
   expect(queued.rows[0].n).toBe(0);

@@ -1,38 +1,9 @@
 import pg from 'pg';
-import { committedAs, expectSqlError, type RoleClaim, type TestDatabase, type TestUser, type Transaction } from '../../support/db.ts';
+import { type RoleClaim, type TestDatabase, type TestUser, type Transaction, type Db, asRoot } from '../../support/db.ts';
 import { insertCourse, insertUser } from '../../support/fixtures.ts';
 
-export type Queryable = Pick<pg.Pool, 'query'>;
-/** A rolled-back test transaction, or a superuser pool for committed setup. */
-export type Db = Transaction | Queryable;
-
-function isTransaction(db: Db): db is Transaction {
-  return 'becomeRoot' in db;
-}
-
-/**
- * Runs fn as the superuser inside a test transaction, then puts back the role and user claim
- * the transaction had, so a test can set things up mid-scenario without losing who it is.
- */
-export async function withRoot<T>(tx: Transaction, fn: (q: Queryable) => Promise<T>): Promise<T> {
-  const { rows } = await tx.query<{ role: string; is_root: boolean; uid: string | null }>(
-    "select current_user::text as role, current_user = session_user as is_root, current_setting('jwt.claims.user_id', true) as uid",
-  );
-  const before = rows[0]!;
-  if (before.is_root) return fn(tx.client);
-  await tx.query('reset role');
-  const result = await fn(tx.client);
-  await tx.query(`set local role ${tx.client.escapeIdentifier(before.role)}`);
-  await tx.query("select set_config('jwt.claims.user_id', $1, true)", [before.uid ?? '']);
-  return result;
-}
-
-async function root<T>(db: Db, fn: (q: Queryable) => Promise<T>): Promise<T> {
-  return isTransaction(db) ? withRoot(db, fn) : fn(db);
-}
-
 export function user(db: Db, role: RoleClaim = 'student', fullName?: string): Promise<TestUser & { email: string }> {
-  return root(db, (q) => insertUser(q, { role, ...(fullName ? { fullName } : {}) }));
+  return asRoot(db, (q) => insertUser(q, { role, ...(fullName ? { fullName } : {}) }));
 }
 
 /** A course inserted as root: is_published set directly, skipping publish_course's checks. */
@@ -41,7 +12,7 @@ export async function course(
   instructorId: string,
   fields: { isPublished?: boolean; price?: number; title?: string } = {},
 ): Promise<{ id: string; slug: string }> {
-  return root(db, async (q) => {
+  return asRoot(db, async (q) => {
     const c = await insertCourse(q, instructorId, { isPublished: fields.isPublished ?? true, ...(fields.title ? { title: fields.title } : {}) });
     if (fields.price !== undefined) await q.query('update lms_public.courses set price = $2 where id = $1', [c.id, fields.price]);
     return c;
@@ -64,7 +35,7 @@ let lessonCounter = 0;
 /** A lesson inserted as root; order_index defaults to the end of the course. */
 export function lesson(db: Db, courseId: string, fields: LessonFields = {}): Promise<string> {
   lessonCounter += 1;
-  return root(db, async (q) => {
+  return asRoot(db, async (q) => {
     const { rows } = await q.query<{ id: string }>(
       `insert into lms_public.lessons (course_id, title, lesson_type, parent_lesson_id, is_preview, content, video_url, duration_minutes, order_index)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id`,
@@ -92,7 +63,7 @@ export async function lessons(db: Db, courseId: string, n: number, fields: Lesso
 
 /** A quiz on a lesson, as root. */
 export function quiz(db: Db, lessonId: string, fields: { quizType?: 'graded' | 'practice'; isPublished?: boolean } = {}): Promise<string> {
-  return root(db, async (q) => {
+  return asRoot(db, async (q) => {
     const { rows } = await q.query<{ id: string }>(
       'insert into lms_public.quizzes (lesson_id, title, quiz_type, is_published) values ($1, $2, $3, $4) returning id',
       [lessonId, 'Quiz', fields.quizType ?? 'graded', fields.isPublished ?? true],
@@ -132,13 +103,8 @@ export async function enrollAs(tx: Transaction, who: TestUser, courseId: string)
   return rows[0]!;
 }
 
-/** Runs sql in the transaction, expects the SQLSTATE, and carries on after it. */
-export function expectCode(tx: Transaction, sql: string, params: unknown[], code: string): Promise<void> {
-  return expectSqlError(tx, sql, params, code);
-}
-
 export async function enrollmentRow(db: Db, enrollmentId: string): Promise<Enrollment> {
-  return root(db, async (q) => (await q.query<Enrollment>('select * from lms_public.enrollments where id = $1', [enrollmentId])).rows[0]!);
+  return asRoot(db, async (q) => (await q.query<Enrollment>('select * from lms_public.enrollments where id = $1', [enrollmentId])).rows[0]!);
 }
 
 /**
@@ -146,7 +112,7 @@ export async function enrollmentRow(db: Db, enrollmentId: string): Promise<Enrol
  * rows, as root and without the engine's own functions, and compares with the stored numbers.
  */
 export async function expectInvariants(db: Db, enrollmentId: string): Promise<Enrollment> {
-  return root(db, async (q) => {
+  return asRoot(db, async (q) => {
     const { rows } = await q.query(
       `with e as (select * from lms_public.enrollments where id = $1),
        counting as (
@@ -195,11 +161,6 @@ export async function expectInvariants(db: Db, enrollmentId: string): Promise<En
     if (actual.status === 'completed') expect(actual.completed_at).not.toBeNull();
     return actual;
   });
-}
-
-/** A committed transaction on the API's connection as a visitor, like one GraphQL request. */
-export function asVisitor<T>(pool: pg.Pool, who: TestUser | null, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  return committedAs(pool, who ? { role: `lms_${who.role}`, userId: who.id } : { role: 'lms_anonymous' }, fn);
 }
 
 let poolCounter = 0;

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { createTestDatabase, type TestDatabase, type TestUser } from '../../support/db.ts';
-import { apiPool, asVisitor, course, endPool, expectCode, user } from './helpers.ts';
+import { createTestDatabase, type TestDatabase, type TestUser, committedAs, expectCode } from '../../support/db.ts';
+import { apiPool, course, endPool, user } from './helpers.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -172,7 +172,7 @@ describe('slugs under concurrency (committed, separate connections)', () => {
     const pool = apiPool(db, 8);
     try {
       const slugs = await Promise.all(
-        Array.from({ length: 8 }, () => asVisitor(pool, teacher, async (c) => (await c.query(create, ['Parallel Title', null])).rows[0].slug as string)),
+        Array.from({ length: 8 }, () => committedAs(pool, teacher, async (c) => (await c.query(create, ['Parallel Title', null])).rows[0].slug as string)),
       );
       expect(new Set(slugs).size).toBe(8);
       expect(slugs.filter((s) => s === 'parallel-title')).toHaveLength(1);
@@ -186,7 +186,7 @@ describe('slugs under concurrency (committed, separate connections)', () => {
   // "Intro" (when "intro" exists) is also the base of title "Intro 2": two generators under different
   // locks pick the same slug and the second fails with 23505 although neither gave a slug.
   it('a generated "-2" suffix and a title whose own slug is that suffix do not collide', async () => {
-    await asVisitor(db.auth, teacher, (c) => c.query(create, ['Intro', null]));
+    await committedAs(db.auth, teacher, (c) => c.query(create, ['Intro', null]));
     const a = await openAsTeacher();
     const b = await openAsTeacher();
     try {

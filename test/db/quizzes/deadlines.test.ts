@@ -1,18 +1,5 @@
-import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
-import {
-  addQuestion,
-  ageAttempt,
-  asRoot,
-  attemptRow,
-  enrollAs,
-  expectCode,
-  newUser,
-  saveAnswers,
-  setGrace,
-  setupQuiz,
-  start,
-  submit,
-  } from './helpers.ts';
+import { createTestDatabase, type TestDatabase, type Transaction, asRoot, expectCode } from '../../support/db.ts';
+import { addQuestion, ageAttempt, attemptRow, enrollAs, newUser, saveAnswers, setGrace, setupQuiz, start, submit } from './helpers.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

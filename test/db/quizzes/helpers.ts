@@ -1,30 +1,6 @@
 import type pg from 'pg';
-import { committedAs as committedAsVisitor, expectSqlError, type RoleClaim, type TestUser, type Transaction } from '../../support/db.ts';
+import { type RoleClaim, type TestUser, type Transaction, type Db, asRoot } from '../../support/db.ts';
 import { insertCourse, insertUser } from '../../support/fixtures.ts';
-
-export type Queryable = Pick<pg.Pool, 'query'>;
-/** A rolled-back test transaction, or a superuser pool for committed setup. */
-export type Db = Transaction | Queryable;
-
-function isTx(db: Db): db is Transaction {
-  return typeof (db as Transaction).becomeUser === 'function';
-}
-
-/** Superuser work inside a test transaction that then goes back to the role and claim it had. */
-export async function asRoot<T>(db: Db, fn: (q: Queryable) => Promise<T>): Promise<T> {
-  if (!isTx(db)) return fn(db);
-  const { rows } = await db.query<{ role: string; root: boolean; uid: string }>(
-    "select current_user::text as role, current_user = session_user as root, coalesce(current_setting('jwt.claims.user_id', true), '') as uid",
-  );
-  const was = rows[0]!;
-  if (was.root) return fn(db.client);
-  await db.query('reset role');
-  // Not in a finally: after an error the transaction is aborted, and the error is what matters.
-  const result = await fn(db.client);
-  await db.query(`set local role ${db.client.escapeIdentifier(was.role)}`);
-  await db.query("select set_config('jwt.claims.user_id', $1, true)", [was.uid]);
-  return result;
-}
 
 export function newUser(db: Db, role: RoleClaim = 'student'): Promise<TestUser & { email: string }> {
   return asRoot(db, (q) => insertUser(q, { role }));
@@ -210,11 +186,6 @@ export function attemptRow(db: Db, attemptId: string): Promise<Attempt> {
   return asRoot(db, async (q) => (await q.query<Attempt>('select * from lms_public.quiz_attempts where id = $1', [attemptId])).rows[0]!);
 }
 
-/** Runs sql, expects the SQLSTATE, and carries on after it. */
-export function expectCode(tx: Transaction, sql: string, params: unknown[], code: string): Promise<void> {
-  return expectSqlError(tx, sql, params, code);
-}
-
 /** Moves an attempt's clock back by `seconds`, as if it had started that long ago. */
 export function ageAttempt(db: Db, attemptId: string, seconds: number): Promise<void> {
   return asRoot(db, async (q) => {
@@ -226,12 +197,9 @@ export function ageAttempt(db: Db, attemptId: string, seconds: number): Promise<
   });
 }
 
-/** A committed transaction on a pool as a user, like one API request, with a quiz grace if given. */
-export function committedAs<T>(pool: pg.Pool, who: TestUser, fn: (c: pg.PoolClient) => Promise<T>, grace?: number): Promise<T> {
-  return committedAsVisitor(pool, { role: `lms_${who.role}`, userId: who.id }, async (client) => {
-    if (grace !== undefined) await client.query("select set_config('lms.quiz_grace_seconds', $1, true)", [String(grace)]);
-    return fn(client);
-  });
+/** A quiz grace period, as a setting for committedAs. */
+export function grace(seconds: number): Record<string, string> {
+  return { 'lms.quiz_grace_seconds': String(seconds) };
 }
 
 /**

@@ -1,7 +1,8 @@
-import { createTestDatabase, type TestDatabase, type TestUser } from '../../support/db.ts';
+import { createTestDatabase, type TestDatabase, type TestUser, committedAs } from '../../support/db.ts';
 import { testConfig } from '../../support/api.ts';
+import { eventually } from '../../support/eventually.ts';
 import { startWorker, type Worker } from '../../../worker/runner.ts';
-import { addQuestion, ageAttempt, attemptRow, committedAs, newUser, setupQuiz, type Attempt } from './helpers.ts';
+import { addQuestion, grace, ageAttempt, attemptRow, newUser, setupQuiz, type Attempt } from './helpers.ts';
 
 // Committed data and a real worker: the job runs in its own transaction.
 let db: TestDatabase;
@@ -13,16 +14,6 @@ afterAll(async () => {
   await worker?.stop();
   await db.close();
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function jobFor(attemptId: string) {
   const { rows } = await db.root.query(
@@ -50,7 +41,7 @@ async function timedAttempt(answersOf: (q: { tf: string; short: string }) => Rec
     const a = (await c.query<Attempt>('select * from lms_public.start_quiz_attempt($1)', [setup.quizId])).rows[0]!;
     await c.query('select lms_public.save_quiz_answers($1, $2)', [a.id, JSON.stringify(answersOf(q))]);
     return a;
-  }, 0);
+  }, grace(0));
   return { ...setup, q, student, attempt };
 }
 
@@ -64,23 +55,23 @@ it('starting a timed attempt queues quiz_attempts__finalize at deadline + grace;
 
   // Run early, it is not due: the job fails and stays queued, and the attempt stays open.
   await runNow(attempt.id);
-  const failed = await until('the early run to fail', async () => {
+  const failed = await eventually(async () => {
     const j = await jobFor(attempt.id);
-    return j && j.attempts > 0 ? j : undefined;
-  });
+    return j && j.attempts > 0 && j.last_error !== null ? j : undefined;
+  }, 'the early run to fail', 15_000);
   expect(failed.last_error).toMatch(/not due yet/);
   expect(await attemptRow(db.root, attempt.id)).toMatchObject({ status: 'in_progress' });
 
   // Past its deadline, the next run finalises it.
   await ageAttempt(db.root, attempt.id, 61);
   await runNow(attempt.id);
-  const done = await until('the attempt to be finalised', async () => {
+  const done = await eventually(async () => {
     const row = await attemptRow(db.root, attempt.id);
     return row.status === 'in_progress' ? undefined : row;
-  });
+  }, 'the attempt to be finalised', 15_000);
   expect(done).toMatchObject({ status: 'graded', score: '1.00', max_score: '2.00', percentage: '50.00', is_passed: true, answers: { [q.tf]: true, [q.short]: 'nope' } });
   expect(done.submitted_at!.getTime()).toBe(done.deadline_at!.getTime());
-  await until('the job to be removed', async () => ((await jobFor(attempt.id)) === undefined ? true : undefined));
+  await eventually(async () => ((await jobFor(attempt.id)) === undefined ? true : undefined), 'the job to be removed', 15_000);
 });
 
 it('the quiz_attempts__finalize_overdue sweep finalises an overdue attempt whose job was lost', async () => {
@@ -89,9 +80,9 @@ it('the quiz_attempts__finalize_overdue sweep finalises an overdue attempt whose
   await ageAttempt(db.root, attempt.id, 120);
   worker ??= await startWorker(testConfig(db, { LMS_QUIZ_GRACE_SECONDS: '0' }), db.ownerUrl);
   await db.root.query("select graphile_worker.add_job('quiz_attempts__finalize_overdue')");
-  const done = await until('the sweep', async () => {
+  const done = await eventually(async () => {
     const row = await attemptRow(db.root, attempt.id);
     return row.status === 'in_progress' ? undefined : row;
-  });
+  }, 'the sweep', 15_000);
   expect(done).toMatchObject({ status: 'graded', score: '1.00', answers: { [q.short]: ' YES ' } });
 });
