@@ -5,7 +5,7 @@ import type { Response } from 'express';
  * is raised: SQL raises a custom SQLSTATE with its message; identity-plugin.ts words the statuses
  * that SQL returns instead of raising (a failure it must record); the limits and the HTTP routes
  * word their own. Here each code only learns how it reaches the client. The README's error table
- * describes every code for client developers, and test/db/error-codes.test.ts keeps them in step.
+ * describes every code for client developers, and test/db/schema/error-codes.test.ts keeps them in step.
  */
 
 /** Custom SQLSTATEs, passed through to the client as a GraphQL error's `extensions.code`. */

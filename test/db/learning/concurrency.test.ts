@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { TestUser } from '../../support/db.ts';
 import { createTestDatabase, type TestDatabase, committedAs } from '../../support/db.ts';
-import { apiPool, course, endPool, expectInvariants, lesson, lessons, user, type Enrollment } from './helpers.ts';
+import { apiPool, course, endPool, expectInvariants, lesson, lessons, user, type Enrollment } from '../../support/courses.ts';
 
 // Committed data on separate connections: each call is one real transaction, as over HTTP.
 let db: TestDatabase;

@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase, asRoot, expectCode } from '../../support/db.ts';
-import { enrollAs, enrollmentRow, expectInvariants, lesson, publishedCourse, quiz, user } from './helpers.ts';
+import { enrollAs, enrollmentRow, expectInvariants, lesson, publishedCourse, quiz, user } from '../../support/courses.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { createTestDatabase, type TestDatabase, type Transaction, asRoot, expectCode } from '../../support/db.ts';
 import { rewindLessonClock } from '../../support/fixtures.ts';
-import { course, enrollAs, expectInvariants, lesson, user } from './helpers.ts';
+import { course, enrollAs, expectInvariants, lesson, user } from '../../support/courses.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase, type TestUser, committedAs } from '../../support/db.ts';
-import { addQuestion, grace, newUser, setupQuiz, tolerateForcedDrop } from './helpers.ts';
+import { addQuestion, grace, newUser, setupQuiz, tolerateForcedDrop } from '../../support/quizzes.ts';
 
 // Committed transactions on separate connections, as the API would run them.
 let db: TestDatabase;

@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase, type Transaction, asRoot, expectCode } from '../../support/db.ts';
-import { addQuestion, ageAttempt, attemptRow, enrollAs, newUser, saveAnswers, setGrace, setupQuiz, start, submit } from './helpers.ts';
+import { addQuestion, ageAttempt, attemptRow, enrollAs, newUser, saveAnswers, setGrace, setupQuiz, start, submit } from '../../support/quizzes.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

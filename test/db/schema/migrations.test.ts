@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
-import { createMigratedDatabase, superuserUrl, withClient } from '../../src/db/scratch-cluster.ts';
-import { baseUrl } from '../support/db.ts';
-import { loadConfig } from '../../src/config.ts';
-import { resolveConnections } from '../../src/db/connections.ts';
-import { migrateDatabase } from '../../src/db/migrate.ts';
-import { projectPath } from '../../src/paths.ts';
+import { createMigratedDatabase, superuserUrl, withClient } from '../../../src/db/scratch-cluster.ts';
+import { baseUrl } from '../../support/db.ts';
+import { loadConfig } from '../../../src/config.ts';
+import { resolveConnections } from '../../../src/db/connections.ts';
+import { migrateDatabase } from '../../../src/db/migrate.ts';
+import { projectPath } from '../../../src/paths.ts';
 
 const DATABASE = `coursebase_test_migrations_${process.env.JEST_WORKER_ID ?? '0'}`;
 

@@ -1,6 +1,6 @@
 import type { TestUser, Transaction } from '../../support/db.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
-import { enrollAs, publishedCourse, user } from './helpers.ts';
+import { enrollAs, publishedCourse, user } from '../../support/courses.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { CUSTOM_ERROR_CODES, GRAPHQL_LIMIT_CODES, HTTP_ERROR_CODES, PASSED_POSTGRES_CODES } from '../../src/errors.ts';
-import { projectPath } from '../../src/paths.ts';
+import { CUSTOM_ERROR_CODES, GRAPHQL_LIMIT_CODES, HTTP_ERROR_CODES, PASSED_POSTGRES_CODES } from '../../../src/errors.ts';
+import { projectPath } from '../../../src/paths.ts';
 
 async function sqlFiles(dir: string): Promise<string[]> {
   const entries = await fs.readdir(dir, { withFileTypes: true });

@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase, expectCode } from '../../support/db.ts';
-import { enrollAs, expectInvariants, lesson, publishedCourse, user } from './helpers.ts';
+import { enrollAs, expectInvariants, lesson, publishedCourse, user } from '../../support/courses.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
-import { course, enrollAs, lessons, user } from './helpers.ts';
+import { course, enrollAs, lessons, user } from '../../support/courses.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { createTestDatabase, type TestDatabase, type TestUser, committedAs, expectCode } from '../../support/db.ts';
-import { apiPool, course, endPool, user } from './helpers.ts';
+import { apiPool, course, endPool, user } from '../../support/courses.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

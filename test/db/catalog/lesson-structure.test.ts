@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase, type Transaction, expectCode } from '../../support/db.ts';
-import { course, enrollAs, lesson, lessons, user } from './helpers.ts';
+import { course, enrollAs, lesson, lessons, user } from '../../support/courses.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { accessToken, startTestApi, type TestApi } from '../support/api.ts';
-import { insertCourse, insertUser } from '../support/fixtures.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { accessToken, startTestApi, type TestApi } from '../../support/api.ts';
+import { insertCourse, insertUser } from '../../support/fixtures.ts';
 
 let db: TestDatabase;
 let api: TestApi;

@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { testConfig } from '../support/api.ts';
-import { createApi } from '../../src/server/app.ts';
-import { makeApiPools } from '../../src/db/pools.ts';
-import { printApiSchema } from '../../src/server/sdl.ts';
-import { projectPath } from '../../src/paths.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { testConfig } from '../../support/api.ts';
+import { createApi } from '../../../src/server/app.ts';
+import { makeApiPools } from '../../../src/db/pools.ts';
+import { printApiSchema } from '../../../src/server/sdl.ts';
+import { projectPath } from '../../../src/paths.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

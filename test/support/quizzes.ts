@@ -1,6 +1,10 @@
+/*
+ * Quizzes for the db, api and worker tests: a published course with a quiz, questions with their
+ * keys (inserted as root), and the attempt calls as the student makes them.
+ */
 import type pg from 'pg';
-import { type RoleClaim, type TestUser, type Transaction, type Db, asRoot } from '../../support/db.ts';
-import { insertCourse, insertUser } from '../../support/fixtures.ts';
+import { type RoleClaim, type TestUser, type Transaction, type Db, asRoot } from './db.ts';
+import { insertCourse, insertUser } from './fixtures.ts';
 
 export function newUser(db: Db, role: RoleClaim = 'student'): Promise<TestUser & { email: string }> {
   return asRoot(db, (q) => insertUser(q, { role }));

@@ -1,7 +1,7 @@
 import jwt from 'jsonwebtoken';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { accessToken, freshSigningKey, startTestApi, type TestApi } from '../support/api.ts';
-import { insertUser } from '../support/fixtures.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { accessToken, freshSigningKey, startTestApi, type TestApi } from '../../support/api.ts';
+import { insertUser } from '../../support/fixtures.ts';
 
 let db: TestDatabase;
 let api: TestApi;
@@ -111,7 +111,7 @@ describe('HTTP hygiene', () => {
     expect(((await res.json()) as any).errors[0].extensions.code).toBe('NOT_FOUND');
   });
 
-  it('serves no GraphiQL in production (test/api/process.test.ts sees it served in development)', async () => {
+  it('serves no GraphiQL in production (test/process/start.test.ts sees it served in development)', async () => {
     const prod = await startTestApi(db, { env: { NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(48), LMS_CERT_SIGNING_KEY: freshSigningKey() } });
     try {
       expect((await fetch(`${prod.url}/graphiql`)).status).toBe(404);

@@ -2,7 +2,7 @@ import { createTestDatabase, type TestDatabase, type TestUser, committedAs } fro
 import { testConfig } from '../../support/api.ts';
 import { eventually } from '../../support/eventually.ts';
 import { startWorker, type Worker } from '../../../worker/runner.ts';
-import { addQuestion, grace, ageAttempt, attemptRow, newUser, setupQuiz, type Attempt } from './helpers.ts';
+import { addQuestion, grace, ageAttempt, attemptRow, newUser, setupQuiz, type Attempt } from '../../support/quizzes.ts';
 
 // Committed data and a real worker: the job runs in its own transaction.
 let db: TestDatabase;

@@ -1,6 +1,6 @@
 import type { TestUser, Transaction } from '../../support/db.ts';
 import { createTestDatabase, type TestDatabase, expectCode } from '../../support/db.ts';
-import { course, enrollAs, lesson, user } from './helpers.ts';
+import { course, enrollAs, lesson, user } from '../../support/courses.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,6 +1,10 @@
+/*
+ * Courses, lessons and enrollments for the catalog and learning tests (SQL level): fixtures inserted
+ * as root, the progress invariants recomputed from scratch, and API pools of their own for races.
+ */
 import pg from 'pg';
-import { type RoleClaim, type TestDatabase, type TestUser, type Transaction, type Db, asRoot } from '../../support/db.ts';
-import { insertCourse, insertUser } from '../../support/fixtures.ts';
+import { type RoleClaim, type TestDatabase, type TestUser, type Transaction, type Db, asRoot } from './db.ts';
+import { insertCourse, insertUser } from './fixtures.ts';
 
 export function user(db: Db, role: RoleClaim = 'student', fullName?: string): Promise<TestUser & { email: string }> {
   return asRoot(db, (q) => insertUser(q, { role, ...(fullName ? { fullName } : {}) }));
