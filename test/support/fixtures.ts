@@ -1,5 +1,8 @@
 import type { Queryable, RoleClaim, TestUser } from './db.ts';
 
+/** The password every inserted user has, unless a test gives another. */
+export const PASSWORD = 'correct horse battery staple';
+
 let counter = 0;
 
 /** Inserts a user with a password row (bcrypt at its minimum cost, for speed), as root. */
@@ -18,7 +21,7 @@ export async function insertUser(
        select id, crypt($4, gen_salt('bf', 4)) from u
      )
      select id from u`,
-    [email, fields.fullName ?? `Test ${role} ${counter}`, role, fields.password ?? 'correct horse battery staple'],
+    [email, fields.fullName ?? `Test ${role} ${counter}`, role, fields.password ?? PASSWORD],
   );
   return { id: rows[0]!.id, role, email };
 }

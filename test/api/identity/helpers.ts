@@ -6,6 +6,7 @@ import { generate } from 'otplib';
 import type { TestApi } from '../../support/api.ts';
 import type { TestDatabase } from '../../support/db.ts';
 import { eventually } from '../../support/eventually.ts';
+import { PASSWORD } from '../../support/fixtures.ts';
 
 export type GqlResult = { status: number; body: any };
 export interface Session {
@@ -13,7 +14,7 @@ export interface Session {
   refreshToken: string;
 }
 
-export const PASSWORD = 'correct horse battery staple';
+export { PASSWORD };
 
 export function uniqueEmail(prefix: string): string {
   return `${prefix}-${randomBytes(5).toString('hex')}@example.test`;

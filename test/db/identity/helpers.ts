@@ -2,8 +2,7 @@ import type pg from 'pg';
 import { generate } from 'otplib';
 import { type TestDatabase, type Queryable, type VisitorRole } from '../../support/db.ts';
 
-/** The password that test/support/fixtures.ts gives every inserted user. */
-export const PASSWORD = 'correct horse battery staple';
+export { PASSWORD } from '../../support/fixtures.ts';
 
 export interface SessionGrant {
   status: string;

@@ -1,8 +1,8 @@
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { insertUser } from '../support/fixtures.ts';
-import { testConfig } from '../support/api.ts';
-import { eventually } from '../support/eventually.ts';
-import { startWorker, type Worker } from '../../worker/runner.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { insertUser } from '../../support/fixtures.ts';
+import { testConfig } from '../../support/api.ts';
+import { eventually } from '../../support/eventually.ts';
+import { startWorker, type Worker } from '../../../worker/runner.ts';
 
 let db: TestDatabase;
 let runner: Worker;
