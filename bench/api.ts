@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { createMigratedDatabase, startTestCluster, superuserUrl } from '../test/support/cluster.ts';
+import { createMigratedDatabase, startScratchCluster, superuserUrl } from '../src/db/scratch-cluster.ts';
 import { DEV_ROLE_PASSWORDS, withCredentials } from '../src/db/connections.ts';
 import { loadConfig } from '../src/config.ts';
 import { createApi } from '../src/server/app.ts';
@@ -23,7 +23,7 @@ import { projectPath } from '../src/paths.ts';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONCURRENCY = 50;
 
-const cluster = await startTestCluster();
+const cluster = await startScratchCluster();
 const database = 'coursebase_bench_api';
 await createMigratedDatabase(cluster.baseUrl, database);
 const rootUrl = superuserUrl(cluster.baseUrl, database);

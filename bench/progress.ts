@@ -8,11 +8,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { createMigratedDatabase, startTestCluster, superuserUrl } from '../test/support/cluster.ts';
+import { createMigratedDatabase, startScratchCluster, superuserUrl } from '../src/db/scratch-cluster.ts';
 import { DEV_ROLE_PASSWORDS, withCredentials } from '../src/db/connections.ts';
+import { withTransaction } from '../src/db/transaction.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
-const cluster = await startTestCluster();
+const cluster = await startScratchCluster();
 const database = 'coursebase_bench';
 await createMigratedDatabase(cluster.baseUrl, database);
 const rootUrl = superuserUrl(cluster.baseUrl, database);
@@ -41,16 +42,7 @@ async function course(lessons: number, teacher: string): Promise<{ id: string; l
 }
 
 async function asStudent(studentId: string, sql: string, params: unknown[]): Promise<void> {
-  const client = await auth.connect();
-  try {
-    await client.query('begin');
-    await client.query('set local role lms_student');
-    await client.query("select set_config('jwt.claims.user_id', $1, true)", [studentId]);
-    await client.query(sql, params);
-    await client.query('commit');
-  } finally {
-    client.release();
-  }
+  await withTransaction(auth, { role: 'lms_student', settings: { 'jwt.claims.user_id': studentId } }, (client) => client.query(sql, params));
 }
 
 async function timeEach(count: number, run: (i: number) => Promise<void>): Promise<number> {

@@ -52,7 +52,7 @@ export interface Config {
   readonly maxConcurrentCredentialChecks: number;
 }
 
-/** Bounds on one GraphQL operation, checked before it is planned (README: Limits). */
+/** Bounds on one GraphQL operation, checked before it is planned (docs/limits.md). */
 export interface OperationLimits {
   readonly maxTokens: number;
   readonly maxDepth: number;

@@ -1,72 +1,57 @@
-/**
- * Error codes a client can act on. SQL raises the custom ones with `errcode`; the API passes
- * them (and the listed PostgreSQL ones) through as `extensions.code`, and masks the rest.
- * README.md has the same table for client developers; a test keeps the three in step.
+import type { Response } from 'express';
+
+/*
+ * Every error code a client can receive, declared once. The message is written where the error
+ * is raised: SQL raises a custom SQLSTATE with its message; identity-plugin.ts words the statuses
+ * that SQL returns instead of raising (a failure it must record); the limits and the HTTP routes
+ * word their own. Here each code only learns how it reaches the client. docs/errors.md
+ * describes every code for client developers, and test/db/schema/error-codes.test.ts keeps them in step.
  */
-export const CUSTOM_ERROR_CODES = {
-  NOAUT: 'Authentication required: sign in and send the access token.',
-  FRBDN: 'Forbidden: the signed-in user may not do this.',
-  NTFND: 'Not found, or not visible to the signed-in user.',
-  INVAL: 'Invalid input; the message says which.',
-  CREDS: 'Invalid credentials: the email or password is wrong (the same answer for both).',
-  LOCKD: 'Sign-ins for this email from this address are locked for 15 minutes after 5 failures (the same answer whether or not an account has the email).',
-  DISBL: 'The account is deactivated.',
-  MFARQ: 'MFA is on: send mfaCode (a TOTP code or a recovery code) with the login.',
-  MFABD: 'The MFA code is wrong or already used.',
-  MFAON: 'MFA is already on; disable it before enrolling again.',
-  MFAOF: 'MFA is not on.',
-  TKEXP: 'The token or link is invalid, used or expired.',
-  TKROT: 'This refresh token was rotated a moment ago (another tab refreshed); use the newer one.',
-  TKRUS: 'A refresh token was reused after rotation: every session of the account was ended; sign in again.',
-  EMTKN: 'An account with this email address already exists.',
-  WEAKP: 'The password is too weak: 10 characters at least, 72 bytes at most.',
-  PAYRQ: 'Payment required: the course has a price.',
-  ATMAX: 'No attempts left at this quiz.',
-  ATDON: 'The quiz attempt was already submitted.',
-  ATLAT: "The quiz attempt's time limit has passed.",
-  WATCH: "Watch more of the video first: completing it needs the course's share of its duration watched.",
-} as const;
 
-/** PostgreSQL's own SQLSTATEs that describe the client's input rather than a server fault. */
-export const PASSED_POSTGRES_CODES = {
-  '23502': 'not_null_violation: a required value is missing.',
-  '23503': 'foreign_key_violation: a referenced row does not exist.',
-  '23505': 'unique_violation: the value is already taken.',
-  '23514': 'check_violation: a value is outside what the column allows.',
-  '22001': 'string_data_right_truncation: a value is too long.',
-  '22003': 'numeric_value_out_of_range: a number is too large.',
-  '22007': 'invalid_datetime_format: a date or time cannot be read.',
-  '22P02': 'invalid_text_representation: a value has the wrong format (for example a malformed UUID).',
-  '42501': 'insufficient_privilege: the role may not do this (row-level security or a missing grant).',
-} as const;
+/** Custom SQLSTATEs, passed through to the client as a GraphQL error's `extensions.code`. */
+export const CUSTOM_ERROR_CODES = codeSet([
+  'NOAUT', 'FRBDN', 'NTFND', 'INVAL', 'CREDS', 'LOCKD', 'DISBL', 'MFARQ', 'MFABD', 'MFAON', 'MFAOF', 'TKEXP',
+  'TKROT', 'TKRUS', 'EMTKN', 'WEAKP', 'PAYRQ', 'ATMAX', 'ATDON', 'ATLAT', 'WATCH',
+] as const);
 
-/** Limits on an operation (README: Limits), reported as GraphQL errors before it is planned or run. */
-export const GRAPHQL_LIMIT_CODES = {
-  QUERY_TOO_DEEP: 'The operation nests deeper than the depth limit.',
-  TOO_MANY_ALIASES: 'The operation uses more aliases than the limit, fragments expanded.',
-  TOO_MANY_DIRECTIVES: 'The operation uses more directives than the limit, fragments expanded.',
-  QUERY_TOO_BROAD: 'The operation selects more fields than the limit once its fragments are expanded.',
-  QUERY_TOO_COSTLY: "The operation's estimated cost (fields weighted by page sizes) is over the limit.",
-  PAGE_SIZE_TOO_LARGE: '`first` or `last` is over the maximum page size (or negative); paginate with cursors.',
-  INTROSPECTION_DISABLED: 'Introspection is off on this server (production default; LMS_INTROSPECTION turns it on).',
-  PLANNING_TIMEOUT: 'The operation took too long to plan and was aborted; simplify it.',
-  EXECUTION_TIMEOUT: 'The operation ran past its time budget (or a statement past statement_timeout) and was stopped.',
-} as const;
+export type CustomErrorCode = keyof typeof CUSTOM_ERROR_CODES;
 
-/** HTTP-level codes, sent before GraphQL runs. */
+/**
+ * PostgreSQL's own SQLSTATEs that describe the client's input rather than a server fault, passed
+ * through likewise: not-null, foreign-key, unique and check violations; a string too long, a number
+ * out of range, an unreadable date, a malformed value (such as a UUID); insufficient privilege.
+ */
+export const PASSED_POSTGRES_CODES = codeSet([
+  '23502', '23503', '23505', '23514', '22001', '22003', '22007', '22P02', '42501',
+] as const);
+
+/** Limits on an operation, reported as GraphQL errors before it is planned or run. */
+export const GRAPHQL_LIMIT_CODES = codeSet([
+  'QUERY_TOO_DEEP', 'TOO_MANY_ALIASES', 'TOO_MANY_DIRECTIVES', 'QUERY_TOO_BROAD', 'QUERY_TOO_COSTLY',
+  'PAGE_SIZE_TOO_LARGE', 'INTROSPECTION_DISABLED', 'PLANNING_TIMEOUT', 'EXECUTION_TIMEOUT',
+] as const);
+
+/** Errors that Express sends before GraphQL runs, and their HTTP status. */
 export const HTTP_ERROR_CODES = {
-  INVALID_TOKEN: 'HTTP 401: the bearer token is malformed, forged, expired or for another audience.',
-  PAYLOAD_TOO_LARGE: 'HTTP 413: the request body is over the limit.',
-  BAD_REQUEST: 'HTTP 400: the request body is not valid JSON, or not a GraphQL request.',
-  GRAPHQL_PARSE_FAILED: 'HTTP 400: the GraphQL document has a syntax error.',
-  QUERY_TOO_LARGE: 'HTTP 400: the GraphQL document has more tokens than the limit.',
-  INVALID_PATH: 'HTTP 400: a path parameter (certificate number, file name) is malformed.',
-  NOT_FOUND: 'HTTP 404: no such route.',
-  ACCOUNT_DISABLED: 'HTTP 401: the access token is valid but its user is deactivated or gone.',
-  RATE_LIMITED: 'HTTP 429: too many identity requests from this address; Retry-After says when to try again.',
-  SERVER_BUSY: 'HTTP 503: too many credential checks are queued; Retry-After says when to try again.',
-  INTERNAL_ERROR: 'HTTP 500: an unexpected server fault, logged with an id.',
+  INVALID_TOKEN: 401,
+  PAYLOAD_TOO_LARGE: 413,
+  BAD_REQUEST: 400,
+  GRAPHQL_PARSE_FAILED: 400,
+  QUERY_TOO_LARGE: 400,
+  INVALID_PATH: 400,
+  NOT_FOUND: 404,
+  ACCOUNT_DISABLED: 401,
+  RATE_LIMITED: 429,
+  SERVER_BUSY: 503,
+  INTERNAL_ERROR: 500,
 } as const;
+
+export type HttpErrorCode = keyof typeof HTTP_ERROR_CODES;
+
+/** A lookup object keyed by code, so that `Object.hasOwn` and `keyof` work on the lists above. */
+function codeSet<const C extends readonly string[]>(codes: C): { readonly [K in C[number]]: true } {
+  return Object.fromEntries(codes.map((code) => [code, true])) as { [K in C[number]]: true };
+}
 
 export function isClientErrorCode(code: unknown): code is string {
   return (
@@ -75,10 +60,15 @@ export function isClientErrorCode(code: unknown): code is string {
   );
 }
 
-export interface ErrorBody {
+interface ErrorBody {
   errors: Array<{ message: string; extensions: { code: string } }>;
 }
 
-export function errorBody(code: keyof typeof HTTP_ERROR_CODES, message: string): ErrorBody {
+function errorBody(code: HttpErrorCode, message: string): ErrorBody {
   return { errors: [{ message, extensions: { code } }] };
+}
+
+/** Answers with an HTTP-level error: the code's status and the GraphQL-shaped body clients parse. */
+export function sendError(res: Response, code: HttpErrorCode, message: string): void {
+  res.status(HTTP_ERROR_CODES[code]).json(errorBody(code, message));
 }

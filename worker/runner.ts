@@ -16,7 +16,7 @@ export interface Worker {
 /**
  * Starts graphile-worker as the schema owner, on a pool of our own: its runner.stop() does not
  * wait for its connections to close, and the database must not stop before they have.
- * Signals are ours to handle (see src/process.ts).
+ * Signals are ours to handle (see bin/process.ts).
  */
 export async function startWorker(config: Config, ownerUrl: string): Promise<Worker> {
   const pgPool = new pg.Pool({ connectionString: ownerUrl, max: config.workerConcurrency + 2, ...timeoutSettings(config.timeouts.workerStatement, config) });

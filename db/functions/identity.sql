@@ -2,7 +2,7 @@
 -- rate limits and the audit log, and their execute grants. Re-runnable: included by every
 -- migration that changes it.
 --
--- Errors a client can act on (see README): CREDS invalid credentials, LOCKD locked,
+-- Errors a client can act on (see docs/errors.md): CREDS invalid credentials, LOCKD locked,
 -- MFARQ MFA code required, MFABD invalid MFA code, MFAON/MFAOF MFA already on/off,
 -- TKRUS refresh token reused, TKROT refresh token just rotated, TKEXP token invalid or expired,
 -- EMTKN email taken, WEAKP weak password, DISBL account disabled, NOAUT not signed in,

@@ -1,5 +1,4 @@
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import type { Config } from '../config.ts';
 
 export interface SigningKey {
   readonly keyId: string;
@@ -17,8 +16,11 @@ export function parseSigningKey(text: string): KeyObject {
   return privateKey;
 }
 
-/** The Ed25519 key from LMS_CERT_SIGNING_KEY (checked when the configuration loads). */
-export function signingKey(config: Config): SigningKey {
+/**
+ * The Ed25519 key from LMS_CERT_SIGNING_KEY (checked when the configuration loads). It takes the
+ * two settings rather than the Config type, because config.ts imports parseSigningKey from here.
+ */
+export function signingKey(config: { readonly certSigningKey: string; readonly certKeyId: string }): SigningKey {
   const privateKey = parseSigningKey(config.certSigningKey);
   return { keyId: config.certKeyId, privateKey, publicKey: createPublicKey(privateKey) };
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import pg from 'pg';
 import { projectPath } from '../paths.ts';
+import { withTransaction } from './transaction.ts';
 
 /** The demo accounts; development-only passwords, the only ones ever printed. */
 export const DEMO_ACCOUNTS = [
@@ -22,14 +23,9 @@ export async function seedDemo(ownerUrl: string, bcryptCost: number, { onlyIfEmp
       "select exists (select from lms_public.users) as users, exists (select from lms_public.users where email = 'admin@demo.coursebase.test') as demo",
     );
     if (rows[0]!.demo || (onlyIfEmpty && rows[0]!.users)) return false;
-    await client.query('begin');
-    await client.query("select set_config('lms.bcrypt_cost', $1, true)", [String(bcryptCost)]);
-    await client.query(await fs.readFile(projectPath('db', 'seed', 'demo.sql'), 'utf8'));
-    await client.query('commit');
+    const demo = await fs.readFile(projectPath('db', 'seed', 'demo.sql'), 'utf8');
+    await withTransaction(client, { settings: { 'lms.bcrypt_cost': String(bcryptCost) } }, (c) => c.query(demo));
     return true;
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
   } finally {
     await client.end();
   }

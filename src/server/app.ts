@@ -7,7 +7,7 @@ import { grafserv } from 'postgraphile/grafserv/express/v4';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.ts';
 import { logger } from '../log.ts';
-import { errorBody } from '../errors.ts';
+import { sendError } from '../errors.ts';
 import { authenticate } from './auth.ts';
 import { rateLimit } from './rate-limit.ts';
 import { parseGraphQLRequest } from './graphql-request.ts';
@@ -88,18 +88,18 @@ export function createApi(config: Config, pools: ApiPools): Api {
     async attach(server) {
       await serv.addTo(app, server);
       app.use((_req: Request, res: Response) => {
-        res.status(404).json(errorBody('NOT_FOUND', 'No such route.'));
+        sendError(res, 'NOT_FOUND', 'No such route.');
       });
       app.use((error: { type?: string }, _req: Request, res: Response, next: NextFunction) => {
         if (res.headersSent) return next(error);
         if (error.type === 'entity.too.large') {
-          res.status(413).json(errorBody('PAYLOAD_TOO_LARGE', `The request body is over ${MAX_BODY_BYTES} bytes.`));
+          sendError(res, 'PAYLOAD_TOO_LARGE', `The request body is over ${MAX_BODY_BYTES} bytes.`);
         } else if (error.type === 'entity.parse.failed') {
-          res.status(400).json(errorBody('BAD_REQUEST', 'The request body is not valid JSON.'));
+          sendError(res, 'BAD_REQUEST', 'The request body is not valid JSON.');
         } else {
           const id = randomUUID();
           log(`unhandled error ${id}: ${error instanceof Error ? error.stack : String(error)}`);
-          res.status(500).json(errorBody('INTERNAL_ERROR', `An unexpected error occurred (id ${id}).`));
+          sendError(res, 'INTERNAL_ERROR', `An unexpected error occurred (id ${id}).`);
         }
       });
     },

@@ -2,7 +2,7 @@ import jwt from 'jsonwebtoken';
 import type pg from 'pg';
 import type { NextFunction, Request, Response } from 'express';
 import type { Config } from '../config.ts';
-import { errorBody } from '../errors.ts';
+import { sendError } from '../errors.ts';
 import { jwtKey } from './jwt-key.ts';
 
 /** The role names we accept, and the PostgreSQL role each one runs as. */
@@ -51,7 +51,7 @@ export function verifyAccessToken(config: Config, token: string): Identity {
 }
 
 function reject(res: Response, code: 'INVALID_TOKEN' | 'ACCOUNT_DISABLED', message: string): void {
-  res.status(401).set('WWW-Authenticate', 'Bearer error="invalid_token"').json(errorBody(code, message));
+  sendError(res.set('WWW-Authenticate', 'Bearer error="invalid_token"'), code, message);
 }
 
 /**

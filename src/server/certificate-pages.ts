@@ -3,7 +3,8 @@ import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { publicJwk, signingKey } from '../certificates/keys.ts';
 import { localStorage } from '../certificates/storage.ts';
-import { errorBody } from '../errors.ts';
+import { sendError } from '../errors.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { verifyPath } from '../certificates/verify-url.ts';
 import { escapeHtml, htmlPage, sendHtml, strictCsp } from './html-page.ts';
 
@@ -104,19 +105,10 @@ export function certificatePages(config: Config, pool: pg.Pool): express.Router 
 
   async function lookup(number: string): Promise<Verification | undefined> {
     // The authenticator has no usage on lms_public; the lookup runs as the anonymous visitor it is.
-    const client = await pool.connect();
-    let row: Verification | undefined;
-    try {
-      await client.query('begin read only');
-      await client.query('set local role lms_anonymous');
-      ({ rows: [row] } = await client.query<Verification>('select * from lms_public.verify_certificate($1)', [number]));
-      await client.query('commit');
-    } catch (error) {
-      await client.query('rollback').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    const row = await withTransaction(pool, { role: 'lms_anonymous', readOnly: true }, async (client) => {
+      const { rows } = await client.query<Verification>('select * from lms_public.verify_certificate($1)', [number]);
+      return rows[0];
+    });
     // A composite-returning function gives one all-null row for "no such certificate".
     return row?.certificate_number ? row : undefined;
   }
@@ -131,13 +123,13 @@ export function certificatePages(config: Config, pool: pg.Pool): express.Router 
   router.get('/certificates/:file', async (req: Request<{ file: string }>, res) => {
     const match = /^(.+)\.pdf$/i.exec(req.params.file);
     if (match && !NUMBER_SHAPE.test(match[1]!)) {
-      return void res.status(400).json(errorBody('INVALID_PATH', 'A certificate PDF is named CB-XXXX-XXXX-XXXX-X.pdf.'));
+      return void sendError(res, 'INVALID_PATH', 'A certificate PDF is named CB-XXXX-XXXX-XXXX-X.pdf.');
     }
     const found = match ? await lookup(match[1]!) : undefined;
     // Only current numbers have a PDF path; a replaced number's PDF is not served.
-    if (!found?.pdf_url_path) return void res.status(404).json(errorBody('NOT_FOUND', 'No certificate with this number.'));
+    if (!found?.pdf_url_path) return void sendError(res, 'NOT_FOUND', 'No certificate with this number.');
     const bytes = await storage.get(`certificates/${found.certificate_number}.pdf`);
-    if (!bytes) return void res.status(404).json(errorBody('NOT_FOUND', 'The PDF of this certificate is not ready yet.'));
+    if (!bytes) return void sendError(res, 'NOT_FOUND', 'The PDF of this certificate is not ready yet.');
     res.setHeader('Cache-Control', 'no-cache');
     res.setHeader('Content-Disposition', `inline; filename="${found.certificate_number}.pdf"`);
     res.status(200).type('application/pdf').send(bytes);

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { logger } from '../log.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { pgSettingsFor } from './auth.ts';
 import { escapeHtml, htmlPage, sendHtml, strictCsp } from './html-page.ts';
 import { clientKey } from './client-address.ts';
@@ -81,21 +82,13 @@ export function emailPages(config: Config, pool: pg.Pool): express.Router {
     const { rows } = await pool.query<{ exceeded: string | null }>('select lms_private.consume_rate_limit($1, $2) as exceeded', [[action], clientKey(ip)]);
     if (rows[0]?.exceeded) return 'rate_limited';
     const { role, ...settings } = pgSettingsFor(config, { identity: undefined, clientIp: ip });
-    const client = await pool.connect();
     try {
-      await client.query('begin');
-      await client.query('select set_config(key, value, true) from json_each_text($1)', [JSON.stringify(settings)]);
-      await client.query(`set local role ${client.escapeIdentifier(role!)}`);
-      await client.query(sql, params);
-      await client.query('commit');
+      await withTransaction(pool, { role, settings }, (client) => client.query(sql, params));
       return { ok: true };
     } catch (error) {
-      await client.query('rollback').catch(() => {});
       const code = (error as { code?: unknown }).code;
       if (code === 'TKEXP' || code === 'WEAKP') return { ok: false, code };
       throw error;
-    } finally {
-      client.release();
     }
   }
 

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { GraphQLError, parse, type DocumentNode } from 'postgraphile/graphql';
 import type { OperationLimits } from '../config.ts';
-import { errorBody } from '../errors.ts';
+import { sendError } from '../errors.ts';
 
 /** The parsed document of each GraphQL request, for the middleware after this one. */
 const documents = new WeakMap<Request, DocumentNode>();
@@ -29,9 +29,9 @@ export function parseGraphQLRequest(limits: OperationLimits) {
     } catch (error) {
       const message = error instanceof GraphQLError ? error.message : 'The GraphQL document cannot be parsed.';
       if (TOKEN_LIMIT.test(message)) {
-        res.status(400).json(errorBody('QUERY_TOO_LARGE', `The GraphQL document has more than ${limits.maxTokens} tokens.`));
+        sendError(res, 'QUERY_TOO_LARGE', `The GraphQL document has more than ${limits.maxTokens} tokens.`);
       } else {
-        res.status(400).json(errorBody('GRAPHQL_PARSE_FAILED', message));
+        sendError(res, 'GRAPHQL_PARSE_FAILED', message);
       }
     }
   };

@@ -4,6 +4,7 @@ import { extendSchema, gql } from 'postgraphile/utils';
 import { context, lambda, object, SafeError } from 'postgraphile/grafast';
 import { sideEffectWithPgClient } from 'postgraphile/@dataplan/pg';
 import type { Config } from '../config.ts';
+import type { CustomErrorCode } from '../errors.ts';
 import { signAccessToken } from './tokens.ts';
 
 interface SessionGrant {
@@ -14,8 +15,11 @@ interface SessionGrant {
   refresh_token: string | null;
 }
 
-/** Each status that is not `ok`, as the client sees it. */
-const STATUS_ERRORS: Record<string, [code: string, message: string]> = {
+/**
+ * Each status that is not `ok`, as the client sees it. SQL returns these instead of raising
+ * (it must commit its record of the failure), so this is the one place that words them.
+ */
+const STATUS_ERRORS: Record<string, [code: CustomErrorCode, message: string]> = {
   mfa_off: ['MFAOF', 'MFA is not on.'],
   invalid_credentials: ['CREDS', 'The email or password is wrong.'],
   locked: ['LOCKD', 'Too many failed logins: the account is locked for 15 minutes.'],

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { NextFunction, Request, Response } from 'express';
 import pLimit from 'p-limit';
 import { Kind, type DocumentNode, type SelectionSetNode } from 'postgraphile/graphql';
-import { errorBody } from '../errors.ts';
+import { sendError } from '../errors.ts';
 import { clientKey } from './client-address.ts';
 import { documentOf } from './graphql-request.ts';
 
@@ -71,7 +71,7 @@ export function rateLimit(pool: pg.Pool, options: RateLimitOptions) {
     const actions = document ? limitedActions(document, req.body?.operationName) : [];
     if (actions.length === 0) return next();
     if (slots.pendingCount >= options.maxQueued) {
-      res.status(503).set('Retry-After', '1').json(errorBody('SERVER_BUSY', 'Too many sign-in requests are waiting; try again in a moment.'));
+      sendError(res.set('Retry-After', '1'), 'SERVER_BUSY', 'Too many sign-in requests are waiting; try again in a moment.');
       return;
     }
     try {
@@ -84,10 +84,8 @@ export function rateLimit(pool: pg.Pool, options: RateLimitOptions) {
           [exceeded],
         );
         const { max_hits: limit, retry_after_seconds: retryAfter } = window.rows[0]!;
-        res
-          .status(429)
-          .set({ 'Retry-After': String(retryAfter), 'RateLimit-Limit': String(limit), 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(retryAfter) })
-          .json(errorBody('RATE_LIMITED', `Too many ${exceeded} requests from this address; try again in ${retryAfter} s.`));
+        const headers = { 'Retry-After': String(retryAfter), 'RateLimit-Limit': String(limit), 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(retryAfter) };
+        sendError(res.set(headers), 'RATE_LIMITED', `Too many ${exceeded} requests from this address; try again in ${retryAfter} s.`);
         return;
       }
     } catch (error) {

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { startTestCluster, withClient } from '../support/cluster.ts';
+import { startScratchCluster, withClient } from '../../src/db/scratch-cluster.ts';
 import { logger } from '../../src/log.ts';
 
 /** Holds a port as another program would; one already taken (another run's cluster) is held too. */
@@ -19,7 +19,7 @@ it('the test cluster takes a free port unless LMS_TEST_PG_PORT names one, so a b
   const named = process.env.LMS_TEST_PG_PORT;
   delete process.env.LMS_TEST_PG_PORT;
   try {
-    const cluster = await startTestCluster();
+    const cluster = await startScratchCluster();
     try {
       const port = Number(new URL(cluster.baseUrl).port);
       expect(port).not.toBe(54339);

@@ -3,7 +3,11 @@ import pg from 'pg';
 import { loadConfig } from '../../src/config.ts';
 import { DEV_ROLE_PASSWORDS, withCredentials } from '../../src/db/connections.ts';
 import { pgSettingsFor } from '../../src/server/auth.ts';
-import { superuserUrl, TEMPLATE_DATABASE, withClient } from './cluster.ts';
+import { withTransaction } from '../../src/db/transaction.ts';
+import { superuserUrl, withClient } from '../../src/db/scratch-cluster.ts';
+
+/** The migrated database that global-setup.ts creates once and every test file clones. */
+export const TEMPLATE_DATABASE = 'coursebase_test_template';
 
 export type RoleClaim = 'student' | 'instructor' | 'admin';
 export interface TestUser {
@@ -51,7 +55,7 @@ const { role: _anonymous, ...REQUEST_SETTINGS } = pgSettingsFor(loadConfig({ NOD
 const setRequestSettings = (client: pg.ClientBase) =>
   client.query('select set_config(key, value, true) from json_each_text($1)', [JSON.stringify(REQUEST_SETTINGS)]);
 
-const ROLE_OF: Record<RoleClaim, string> = { student: 'lms_student', instructor: 'lms_instructor', admin: 'lms_admin' };
+const ROLE_OF: Record<RoleClaim, VisitorRole> = { student: 'lms_student', instructor: 'lms_instructor', admin: 'lms_admin' };
 
 /** Runs fn in a transaction that is always rolled back. */
 async function rolledBack<T>(pool: pg.Pool, setup: string[], params: unknown[][], fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -141,39 +145,65 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 }
 
 /** Runs sql inside a test transaction, expects its SQLSTATE (and message), and carries on after it. */
-export async function expectSqlError(tx: Transaction, sql: string, params: unknown[], code: string, message?: RegExp): Promise<void> {
-  await tx.query('savepoint expect_sql_error');
+export async function expectCode(tx: Transaction, sql: string, params: unknown[], code: string, message?: RegExp): Promise<void> {
+  await tx.query('savepoint expect_code');
   try {
     await expect(tx.query(sql, params)).rejects.toMatchObject(message ? { code, message: expect.stringMatching(message) } : { code });
   } finally {
-    await tx.query('rollback to savepoint expect_sql_error');
+    await tx.query('rollback to savepoint expect_code');
   }
 }
 
+/** A pool, a client or a test transaction: anything that runs a query. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow = any>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/** A rolled-back test transaction, or a superuser pool for committed setup. */
+export type Db = Transaction | Queryable;
+
+function isTransaction(db: Db): db is Transaction {
+  return typeof (db as Transaction).becomeUser === 'function';
+}
+
+/**
+ * Superuser work: on a pool, as it is; inside a test transaction, as root, then back to the role
+ * and user claim the transaction had, so a test can set things up mid-scenario without losing who it is.
+ */
+export async function asRoot<T>(db: Db, fn: (q: Queryable) => Promise<T>): Promise<T> {
+  if (!isTransaction(db)) return fn(db);
+  const { rows } = await db.query<{ role: string; root: boolean; uid: string }>(
+    "select current_user::text as role, current_user = session_user as root, coalesce(current_setting('jwt.claims.user_id', true), '') as uid",
+  );
+  const was = rows[0]!;
+  if (was.root) return fn(db.client);
+  await db.query('reset role');
+  // Not in a finally: after an error the transaction is aborted, and the error is what matters.
+  const result = await fn(db.client);
+  await db.query(`set local role ${db.client.escapeIdentifier(was.role)}`);
+  await db.query("select set_config('jwt.claims.user_id', $1, true)", [was.uid]);
+  return result;
+}
+
+export type VisitorRole = 'lms_anonymous' | 'lms_student' | 'lms_instructor' | 'lms_admin';
+
 export interface Visitor {
-  readonly role: 'lms_anonymous' | 'lms_student' | 'lms_instructor' | 'lms_admin';
+  readonly role: VisitorRole;
   readonly userId?: string;
   readonly sessionId?: string;
 }
 
-/** One COMMITTED transaction on a pool of the API's connection, as a visitor: like one GraphQL request. */
-export async function committedAs<T>(pool: pg.Pool, visitor: Visitor, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    await setRequestSettings(client);
-    await client.query(`set local role ${visitor.role}`);
-    await client.query("select set_config('jwt.claims.user_id', $1, true), set_config('jwt.claims.session_id', $2, true)", [
-      visitor.userId ?? '',
-      visitor.sessionId ?? '',
-    ]);
-    const result = await fn(client);
-    await client.query('commit');
-    return result;
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+/**
+ * One COMMITTED transaction on a pool of the API's connection, like one GraphQL request: as a
+ * visitor, as a test user (null: anonymous), with any further lms.* settings the call needs.
+ */
+export function committedAs<T>(
+  pool: pg.Pool,
+  who: Visitor | TestUser | null,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  settings: Record<string, string> = {},
+): Promise<T> {
+  const visitor: Visitor = who === null ? { role: 'lms_anonymous' } : 'id' in who ? { role: ROLE_OF[who.role], userId: who.id } : who;
+  const claims = { 'jwt.claims.user_id': visitor.userId ?? '', 'jwt.claims.session_id': visitor.sessionId ?? '' };
+  return withTransaction(pool, { role: visitor.role, settings: { ...REQUEST_SETTINGS, ...claims, ...settings } }, fn);
 }

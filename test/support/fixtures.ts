@@ -1,8 +1,7 @@
-import type pg from 'pg';
-import type { RoleClaim, TestUser } from './db.ts';
+import type { Queryable, RoleClaim, TestUser } from './db.ts';
 
-/** A pool or a client: fixtures work inside a test's transaction or on committed data. */
-export type Queryable = Pick<pg.Pool, 'query'>;
+/** The password every inserted user has, unless a test gives another. */
+export const PASSWORD = 'correct horse battery staple';
 
 let counter = 0;
 
@@ -22,7 +21,7 @@ export async function insertUser(
        select id, crypt($4, gen_salt('bf', 4)) from u
      )
      select id from u`,
-    [email, fields.fullName ?? `Test ${role} ${counter}`, role, fields.password ?? 'correct horse battery staple'],
+    [email, fields.fullName ?? `Test ${role} ${counter}`, role, fields.password ?? PASSWORD],
   );
   return { id: rows[0]!.id, role, email };
 }

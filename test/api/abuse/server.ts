@@ -6,6 +6,7 @@ import { loadConfig, type Config } from '../../../src/config.ts';
 import { projectPath } from '../../../src/paths.ts';
 import { freshSigningKey } from '../../support/api.ts';
 import type { TestDatabase } from '../../support/db.ts';
+import { eventually } from '../../support/eventually.ts';
 
 export interface RunningServer {
   readonly url: string;
@@ -29,7 +30,7 @@ export async function startProductionServer(db: TestDatabase, extraEnv: Record<s
     LMS_DATA_DIR: path.join(os.tmpdir(), `coursebase-abuse-${process.pid}-${Date.now()}`),
     ...extraEnv,
   };
-  const child: ChildProcess = spawn(process.execPath, [projectPath('src', 'bin', 'serve.ts')], {
+  const child: ChildProcess = spawn(process.execPath, [projectPath('bin', 'serve.ts')], {
     cwd: projectPath(),
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -37,21 +38,15 @@ export async function startProductionServer(db: TestDatabase, extraEnv: Record<s
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
-  const url = await new Promise<string>((resolve, reject) => {
-    const poll = setInterval(() => {
-      const match = /GraphQL API: (http:\/\/localhost:\d+)\/graphql/.exec(output);
-      if (match) {
-        clearInterval(poll);
-        clearTimeout(limit);
-        resolve(match[1]!);
-      }
-    }, 50);
-    const limit = setTimeout(() => {
-      clearInterval(poll);
-      child.kill('SIGKILL');
-      reject(new Error(`the server did not start:\n${output}`));
-    }, 30_000);
+  const started = await eventually(
+    async () => /GraphQL API: (http:\/\/localhost:\d+)\/graphql/.exec(output) ?? undefined,
+    () => `the server to start; output so far:\n${output}`,
+    30_000,
+  ).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
   });
+  const url = started[1]!;
   return {
     url,
     config: loadConfig(env),

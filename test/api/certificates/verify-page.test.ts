@@ -2,7 +2,7 @@ import { createHash, createPublicKey, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { committedAs, createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { createTestDatabase, type TestDatabase, committedAs } from '../../support/db.ts';
 import { startTestApi, type TestApi } from '../../support/api.ts';
 import { insertCourse, insertUser } from '../../support/fixtures.ts';
 import { signClaims, signingKey, verifyClaims } from '../../../src/certificates/keys.ts';

@@ -5,6 +5,8 @@ import jwt from 'jsonwebtoken';
 import { generate } from 'otplib';
 import type { TestApi } from '../../support/api.ts';
 import type { TestDatabase } from '../../support/db.ts';
+import { eventually } from '../../support/eventually.ts';
+import { PASSWORD } from '../../support/fixtures.ts';
 
 export type GqlResult = { status: number; body: any };
 export interface Session {
@@ -12,7 +14,7 @@ export interface Session {
   refreshToken: string;
 }
 
-export const PASSWORD = 'correct horse battery staple';
+export { PASSWORD };
 
 export function uniqueEmail(prefix: string): string {
   return `${prefix}-${randomBytes(5).toString('hex')}@example.test`;
@@ -84,17 +86,6 @@ export async function newAccount(api: TestApi, prefix: string, password = PASSWO
 
 export function claimsOf(accessToken: string): Record<string, any> {
   return jwt.decode(accessToken) as Record<string, any>;
-}
-
-/** Polls until probe returns a value, or fails after the timeout. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 // --- Outbox: the .eml files that the worker writes when SMTP_URL is unset.

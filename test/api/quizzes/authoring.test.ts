@@ -1,6 +1,6 @@
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { accessToken, startTestApi, type TestApi } from '../../support/api.ts';
-import { lessonIn, newUser, } from '../../db/quizzes/helpers.ts';
+import { lessonIn, newUser } from '../../support/quizzes.ts';
 import { ok, scenario } from './helpers.ts';
 
 let db: TestDatabase;

@@ -1,6 +1,5 @@
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { startTestApi, type TestApi } from '../../support/api.ts';
-import { } from '../../db/quizzes/helpers.ts';
 import { scenario } from './helpers.ts';
 
 let db: TestDatabase;

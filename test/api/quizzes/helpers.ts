@@ -1,7 +1,7 @@
 import type { TestApi } from '../../support/api.ts';
 import { accessToken } from '../../support/api.ts';
-import type { TestDatabase, TestUser } from '../../support/db.ts';
-import { addQuestion, committedAs, newUser, setupQuiz, type QuizSettings } from '../../db/quizzes/helpers.ts';
+import { type TestDatabase, type TestUser, committedAs } from '../../support/db.ts';
+import { addQuestion, newUser, setupQuiz, type QuizSettings } from '../../support/quizzes.ts';
 
 /** Runs an operation and expects HTTP 200 without errors. */
 export async function ok(api: TestApi, query: string, variables: Record<string, unknown>, token: string): Promise<any> {

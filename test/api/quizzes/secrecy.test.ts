@@ -1,6 +1,6 @@
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { startTestApi, type TestApi } from '../../support/api.ts';
-import { addQuestion, } from '../../db/quizzes/helpers.ts';
+import { addQuestion } from '../../support/quizzes.ts';
 import {
   expectNoSecrets,
   ok,

@@ -1,4 +1,4 @@
-import { createTestDatabase, expectSqlError, type TestDatabase, type Transaction } from '../../support/db.ts';
+import { createTestDatabase, type TestDatabase, type Transaction, expectCode } from '../../support/db.ts';
 import { insertCourse, insertUser } from '../../support/fixtures.ts';
 
 let db: TestDatabase;
@@ -73,7 +73,7 @@ describe('who sees certificates', () => {
         expect(await count()).toBe(n);
       }
       await tx.becomeAnonymous();
-      await expectSqlError(tx, 'select count(*) from lms_public.certificates', [], '42501');
+      await expectCode(tx, 'select count(*) from lms_public.certificates', [], '42501');
       const { rows } = await tx.query('select * from lms_public.verify_certificate($1)', [number.toLowerCase()]);
       expect(rows[0]).toMatchObject({ certificate_number: number, status: 'pending', holder_name: 'Amal Mansour', course_title: 'Rules in SQL' });
       expect(Object.keys(rows[0])).not.toContain('student_id');
@@ -92,12 +92,12 @@ describe('revocation and reissue', () => {
       await tx.query("select lms_private.complete_certificate($1, '{}', repeat('a', 64), 'sig', 'dev', repeat('b', 64))", [prepared.certificate_id]);
 
       await tx.becomeUser(s.teacher);
-      await expectSqlError(tx, 'select lms_public.revoke_certificate($1, $2)', [prepared.certificate_id, 'cheating'], 'FRBDN');
+      await expectCode(tx, 'select lms_public.revoke_certificate($1, $2)', [prepared.certificate_id, 'cheating'], 'FRBDN');
       await tx.becomeAnonymous();
-      await expectSqlError(tx, 'select lms_public.reissue_certificate($1)', [prepared.certificate_id], 'FRBDN');
+      await expectCode(tx, 'select lms_public.reissue_certificate($1)', [prepared.certificate_id], 'FRBDN');
 
       await tx.becomeUser(admin);
-      await expectSqlError(tx, 'select lms_public.revoke_certificate($1, $2)', [prepared.certificate_id, '  '], 'INVAL');
+      await expectCode(tx, 'select lms_public.revoke_certificate($1, $2)', [prepared.certificate_id, '  '], 'INVAL');
       await tx.query('select lms_public.revoke_certificate($1, $2)', [prepared.certificate_id, 'Plagiarised final assignment']);
       let verified = (await tx.query('select * from lms_public.verify_certificate($1)', [prepared.certificate_number])).rows[0];
       expect(verified).toMatchObject({ status: 'revoked', revoked_reason: 'Plagiarised final assignment', revoked_at: expect.any(Date) });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Logger, migrate } from 'graphile-migrate';
 import { clearAllPools } from 'graphile-migrate/dist/pgReal.js';
 import { runMigrations as runWorkerMigrations } from 'graphile-worker';
-import { superuserUrl, withClient } from '../../support/cluster.ts';
+import { superuserUrl, withClient } from '../../../src/db/scratch-cluster.ts';
 import { baseUrl } from '../../support/db.ts';
 import { insertCourse, insertUser } from '../../support/fixtures.ts';
 import { checkSymbol } from '../../support/certificate-check.ts';

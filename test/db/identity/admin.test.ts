@@ -1,7 +1,7 @@
 import { generateSecret } from 'otplib';
-import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
+import { createTestDatabase, type TestDatabase, type Transaction, expectCode } from '../../support/db.ts';
 import { insertUser } from '../../support/fixtures.ts';
-import { codeAt, dbStep, eventsOf, expectSqlError, jtiOf, login, PASSWORD, refresh } from './helpers.ts';
+import { codeAt, dbStep, eventsOf, jtiOf, login, PASSWORD, refresh } from './helpers.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -27,9 +27,9 @@ describe('who may call the admin functions', () => {
       const instructor = await insertUser(tx.client, { role: 'instructor' });
       for (const visitor of [student, instructor, null]) {
         await (visitor ? tx.becomeUser(visitor) : tx.becomeAnonymous());
-        for (const [sql, params] of ADMIN_CALLS) await expectSqlError(tx, sql, params(target.id), '42501');
+        for (const [sql, params] of ADMIN_CALLS) await expectCode(tx, sql, params(target.id), '42501');
         // Not even on themselves.
-        if (visitor) for (const [sql, params] of ADMIN_CALLS) await expectSqlError(tx, sql, params(visitor.id), '42501');
+        if (visitor) for (const [sql, params] of ADMIN_CALLS) await expectCode(tx, sql, params(visitor.id), '42501');
       }
       await tx.becomeRoot();
       const { rows } = await tx.query('select role, is_active from lms_public.users where id = any($1) order by role', [[target.id, student.id, instructor.id]]);
@@ -83,10 +83,10 @@ describe('lms_public.set_user_role, as lms_admin (fails while the require_admin-
       const admin = await insertUser(tx.client, { role: 'admin' });
       const target = await insertUser(tx.client);
       await tx.becomeUser(admin);
-      await expectSqlError(tx, 'select * from lms_public.set_user_role($1, $2)', [admin.id, 'student'], 'FRBDN', /own role/);
-      await expectSqlError(tx, 'select * from lms_public.set_user_role($1, $2)', [target.id, 'superuser'], 'INVAL');
-      await expectSqlError(tx, 'select * from lms_public.set_user_role($1, $2)', [target.id, null], 'INVAL');
-      await expectSqlError(tx, 'select * from lms_public.set_user_role($1, $2)', ['00000000-0000-0000-0000-000000000000', 'student'], 'NTFND');
+      await expectCode(tx, 'select * from lms_public.set_user_role($1, $2)', [admin.id, 'student'], 'FRBDN', /own role/);
+      await expectCode(tx, 'select * from lms_public.set_user_role($1, $2)', [target.id, 'superuser'], 'INVAL');
+      await expectCode(tx, 'select * from lms_public.set_user_role($1, $2)', [target.id, null], 'INVAL');
+      await expectCode(tx, 'select * from lms_public.set_user_role($1, $2)', ['00000000-0000-0000-0000-000000000000', 'student'], 'NTFND');
     }));
 });
 
@@ -133,8 +133,8 @@ describe('lms_public.set_user_active, as lms_admin (fails while the require_admi
     db.transaction(async (tx) => {
       const admin = await insertUser(tx.client, { role: 'admin' });
       await tx.becomeUser(admin);
-      await expectSqlError(tx, 'select * from lms_public.set_user_active($1, false)', [admin.id], 'FRBDN', /themselves/);
-      await expectSqlError(tx, 'select * from lms_public.set_user_active($1, false)', ['00000000-0000-0000-0000-000000000000'], 'NTFND');
+      await expectCode(tx, 'select * from lms_public.set_user_active($1, false)', [admin.id], 'FRBDN', /themselves/);
+      await expectCode(tx, 'select * from lms_public.set_user_active($1, false)', ['00000000-0000-0000-0000-000000000000'], 'NTFND');
       await tx.becomeRoot();
       expect(await sessionRole(tx, admin.id)).toBe('admin');
     }));
@@ -180,7 +180,7 @@ describe('lms_private.session_role, as the API\'s own connection', () => {
       const user = await insertUser(tx.client);
       for (const become of [() => tx.becomeAnonymous(), () => tx.becomeUser(user)]) {
         await become();
-        await expectSqlError(tx, 'select lms_private.session_role($1)', [user.id], '42501');
+        await expectCode(tx, 'select lms_private.session_role($1)', [user.id], '42501');
       }
     }));
 });

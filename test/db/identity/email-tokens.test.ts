@@ -1,6 +1,6 @@
-import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
+import { createTestDatabase, type TestDatabase, type Transaction, expectCode } from '../../support/db.ts';
 import { insertUser } from '../../support/fixtures.ts';
-import { expectSqlError, fastBcrypt, jobsFor, login, PASSWORD, raceBehindLock } from './helpers.ts';
+import { fastBcrypt, jobsFor, login, PASSWORD, raceBehindLock } from './helpers.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -58,7 +58,7 @@ describe('lms_private.issue_email_token', () => {
       const reset = await issue(tx, user.id, 'reset_password');
       const newVerify = await issue(tx, user.id, 'verify_email');
       await tx.becomeAnonymous();
-      await expectSqlError(tx, 'select lms_public.verify_email($1)', [oldVerify], 'TKEXP');
+      await expectCode(tx, 'select lms_public.verify_email($1)', [oldVerify], 'TKEXP');
       expect((await tx.query('select lms_public.verify_email($1) as ok', [newVerify])).rows[0].ok).toBe(true);
       await fastBcrypt(tx);
       expect((await tx.query('select lms_public.reset_password($1, $2) as ok', [reset, 'a brand new password'])).rows[0].ok).toBe(true);
@@ -83,9 +83,9 @@ describe('lms_private.issue_email_token', () => {
       const user = await insertUser(tx.client);
       for (const who of [() => tx.becomeAnonymous(), () => tx.becomeUser(user)]) {
         await who();
-        await expectSqlError(tx, 'select * from lms_private.issue_email_token($1, $2)', [user.id, 'reset_password'], '42501');
-        await expectSqlError(tx, 'select lms_private.use_email_token($1, $2)', ['x', 'reset_password'], '42501');
-        await expectSqlError(tx, 'select * from lms_private.email_tokens', [], '42501');
+        await expectCode(tx, 'select * from lms_private.issue_email_token($1, $2)', [user.id, 'reset_password'], '42501');
+        await expectCode(tx, 'select lms_private.use_email_token($1, $2)', ['x', 'reset_password'], '42501');
+        await expectCode(tx, 'select * from lms_private.email_tokens', [], '42501');
       }
     }));
 });
@@ -97,7 +97,7 @@ describe('lms_public.verify_email, as lms_anonymous', () => {
       const token = await issue(tx, user.id, 'verify_email');
       await tx.becomeAnonymous();
       expect((await tx.query('select lms_public.verify_email($1) as ok', [token])).rows[0].ok).toBe(true);
-      await expectSqlError(tx, 'select lms_public.verify_email($1)', [token], 'TKEXP');
+      await expectCode(tx, 'select lms_public.verify_email($1)', [token], 'TKEXP');
       await tx.becomeRoot();
       const { rows } = await tx.query('select email_verified_at = now() as verified from lms_public.users where id = $1', [user.id]);
       expect(rows[0].verified).toBe(true);
@@ -109,7 +109,7 @@ describe('lms_public.verify_email, as lms_anonymous', () => {
       const token = await issue(tx, user.id, 'verify_email');
       await tx.query("update lms_private.email_tokens set expires_at = now() - interval '1 second' where user_id = $1", [user.id]);
       await tx.becomeAnonymous();
-      await expectSqlError(tx, 'select lms_public.verify_email($1)', [token], 'TKEXP');
+      await expectCode(tx, 'select lms_public.verify_email($1)', [token], 'TKEXP');
       await tx.becomeRoot();
       const { rows } = await tx.query('select email_verified_at from lms_public.users where id = $1', [user.id]);
       expect(rows[0].email_verified_at).toBeNull();
@@ -120,7 +120,7 @@ describe('lms_public.verify_email, as lms_anonymous', () => {
       const user = await insertUser(tx.client);
       const reset = await issue(tx, user.id, 'reset_password');
       await tx.becomeAnonymous();
-      for (const token of ['', null, 'not-a-token', reset]) await expectSqlError(tx, 'select lms_public.verify_email($1)', [token], 'TKEXP');
+      for (const token of ['', null, 'not-a-token', reset]) await expectCode(tx, 'select lms_public.verify_email($1)', [token], 'TKEXP');
     }));
 });
 
@@ -205,7 +205,7 @@ describe('lms_public.reset_password, as lms_anonymous', () => {
       const first = await issue(tx, user.id, 'reset_password');
       await tx.becomeAnonymous();
       await tx.query('select lms_public.reset_password($1, $2)', [first, 'a brand new password']);
-      await expectSqlError(tx, 'select lms_public.reset_password($1, $2)', [first, 'another new password'], 'TKEXP');
+      await expectCode(tx, 'select lms_public.reset_password($1, $2)', [first, 'another new password'], 'TKEXP');
 
       const second = await issue(tx, user.id, 'reset_password');
       // An hour and a second later.
@@ -214,11 +214,11 @@ describe('lms_public.reset_password, as lms_anonymous', () => {
         [user.id],
       );
       await tx.becomeAnonymous();
-      await expectSqlError(tx, 'select lms_public.reset_password($1, $2)', [second, 'another new password'], 'TKEXP');
+      await expectCode(tx, 'select lms_public.reset_password($1, $2)', [second, 'another new password'], 'TKEXP');
 
       const verify = await issue(tx, user.id, 'verify_email');
       await tx.becomeAnonymous();
-      await expectSqlError(tx, 'select lms_public.reset_password($1, $2)', [verify, 'another new password'], 'TKEXP');
+      await expectCode(tx, 'select lms_public.reset_password($1, $2)', [verify, 'another new password'], 'TKEXP');
       expect((await login(tx, user.email, 'a brand new password')).status).toBe('ok');
     }));
 
@@ -228,7 +228,7 @@ describe('lms_public.reset_password, as lms_anonymous', () => {
       await fastBcrypt(tx);
       const token = await issue(tx, user.id, 'reset_password');
       await tx.becomeAnonymous();
-      await expectSqlError(tx, 'select lms_public.reset_password($1, $2)', [token, 'short'], 'WEAKP');
+      await expectCode(tx, 'select lms_public.reset_password($1, $2)', [token, 'short'], 'WEAKP');
       expect((await tx.query('select lms_public.reset_password($1, $2) as ok', [token, 'a brand new password'])).rows[0].ok).toBe(true);
     }));
 });
@@ -248,7 +248,7 @@ describe('lms_public.resend_verification_email', () => {
         { key: `users__send_verification_email:${unverified.id}`, payload: { userId: unverified.id } },
       ]);
       await tx.becomeAnonymous();
-      await expectSqlError(tx, 'select lms_public.resend_verification_email()', [], 'NOAUT');
+      await expectCode(tx, 'select lms_public.resend_verification_email()', [], 'NOAUT');
     }));
 });
 

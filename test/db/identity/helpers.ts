@@ -1,17 +1,8 @@
 import type pg from 'pg';
 import { generate } from 'otplib';
-import { committedAs, type TestDatabase, type Transaction } from '../../support/db.ts';
+import { type TestDatabase, type Queryable, type VisitorRole } from '../../support/db.ts';
 
-export { expectSqlError } from '../../support/db.ts';
-
-/** The password that test/support/fixtures.ts gives every inserted user. */
-export const PASSWORD = 'correct horse battery staple';
-
-/** A pool, a client or a test transaction. */
-export interface Queryable {
-  query<R extends pg.QueryResultRow = any>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
-}
-export type VisitorRole = 'lms_anonymous' | 'lms_student' | 'lms_instructor' | 'lms_admin';
+export { PASSWORD } from '../../support/fixtures.ts';
 
 export interface SessionGrant {
   status: string;
@@ -21,6 +12,9 @@ export interface SessionGrant {
   refresh_token: string | null;
   refresh_expires_at: Date | null;
 }
+
+/** bcrypt at its minimum cost, as a setting for committedAs. */
+export const FAST_BCRYPT = { 'lms.bcrypt_cost': '4' };
 
 /** bcrypt at its minimum cost for the rest of the transaction; set once, it survives role switches. */
 export async function fastBcrypt(q: Queryable): Promise<void> {
@@ -55,20 +49,6 @@ export async function refresh(q: Queryable, token: string, reuseInterval = '10 s
 /** The jti of a refresh token "<jti>.<secret>". */
 export function jtiOf(token: string): string {
   return token.split('.')[0]!;
-}
-
-
-/** One COMMITTED transaction on the API's own connection, as a visitor role (and user, when given). */
-export function committed<T>(
-  db: TestDatabase,
-  role: VisitorRole,
-  fn: (client: pg.PoolClient) => Promise<T>,
-  claims: { userId?: string; sessionId?: string } = {},
-): Promise<T> {
-  return committedAs(db.auth, { role, ...claims }, async (client) => {
-    await fastBcrypt(client);
-    return fn(client);
-  });
 }
 
 export interface SecurityEvent {

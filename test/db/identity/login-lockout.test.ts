@@ -1,7 +1,7 @@
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
+import { createTestDatabase, type TestDatabase, type Transaction, committedAs } from '../../support/db.ts';
 import { insertUser } from '../../support/fixtures.ts';
-import { committed, eventsOf, fastBcrypt, jtiOf, login, PASSWORD } from './helpers.ts';
+import { FAST_BCRYPT, eventsOf, fastBcrypt, jtiOf, login, PASSWORD } from './helpers.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -185,7 +185,7 @@ describe('lockout, within one transaction', () => {
 });
 
 describe('lockout, each login in its own committed transaction', () => {
-  const attempt = (email: string, password: string) => committed(db, 'lms_anonymous', (c) => login(c, email, password));
+  const attempt = (email: string, password: string) => committedAs(db.auth, { role: 'lms_anonymous' }, (c) => login(c, email, password), FAST_BCRYPT);
 
   it('failures persist although each call returned normally: 5 committed failures lock the account', async () => {
     const user = await insertUser(db.root, { email: `persist-${Date.now()}@example.test` });

@@ -1,6 +1,6 @@
-import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
+import { createTestDatabase, type TestDatabase, type Transaction, expectCode } from '../../support/db.ts';
 import { insertUser } from '../../support/fixtures.ts';
-import { eventsOf, expectSqlError, fastBcrypt, jtiOf, login, PASSWORD, refresh } from './helpers.ts';
+import { eventsOf, fastBcrypt, jtiOf, login, PASSWORD, refresh } from './helpers.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -83,9 +83,9 @@ describe('lms_public.logout_everywhere', () => {
   it('answers NOAUT to lms_anonymous and to a visitor role without a user claim', () =>
     db.transaction(async (tx) => {
       await tx.becomeAnonymous();
-      await expectSqlError(tx, 'select lms_public.logout_everywhere()', [], 'NOAUT');
+      await expectCode(tx, 'select lms_public.logout_everywhere()', [], 'NOAUT');
       await tx.query("set local role lms_student; select set_config('jwt.claims.user_id', '', true)");
-      await expectSqlError(tx, 'select lms_public.logout_everywhere()', [], 'NOAUT');
+      await expectCode(tx, 'select lms_public.logout_everywhere()', [], 'NOAUT');
     }));
 });
 
@@ -98,8 +98,8 @@ describe('lms_private.change_password', () => {
       const session = await login(tx, user.email, PASSWORD);
       await tx.becomeUser(user);
       expect((await tx.query('select lms_private.change_password($1, $2) as s', ['not my password', 'a brand new password'])).rows[0].s).toBe('invalid_credentials');
-      await expectSqlError(tx, 'select lms_private.change_password($1, $2)', [PASSWORD, 'short'], 'WEAKP');
-      await expectSqlError(tx, 'select lms_private.change_password($1, $2)', [PASSWORD, 'é'.repeat(37)], 'WEAKP');
+      await expectCode(tx, 'select lms_private.change_password($1, $2)', [PASSWORD, 'short'], 'WEAKP');
+      await expectCode(tx, 'select lms_private.change_password($1, $2)', [PASSWORD, 'é'.repeat(37)], 'WEAKP');
       await tx.becomeAnonymous();
       expect((await login(tx, user.email, PASSWORD)).status).toBe('ok');
       expect(await reasons(tx, user.id)).toMatchObject({ [jtiOf(session.refresh_token!)]: null });
@@ -169,6 +169,6 @@ describe('lms_private.change_password', () => {
   it('answers NOAUT to lms_anonymous', () =>
     db.transaction(async (tx) => {
       await tx.becomeAnonymous();
-      await expectSqlError(tx, 'select lms_private.change_password($1, $2)', [PASSWORD, 'a brand new password'], 'NOAUT');
+      await expectCode(tx, 'select lms_private.change_password($1, $2)', [PASSWORD, 'a brand new password'], 'NOAUT');
     }));
 });

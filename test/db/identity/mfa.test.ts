@@ -1,7 +1,7 @@
 import { generateSecret } from 'otplib';
-import { createTestDatabase, type TestDatabase, type TestUser, type Transaction } from '../../support/db.ts';
+import { createTestDatabase, type TestDatabase, type TestUser, type Transaction, committedAs, expectCode } from '../../support/db.ts';
 import { insertUser } from '../../support/fixtures.ts';
-import { codeAt, committed, dbStep, eventsOf, expectSqlError, login, PASSWORD, raceBehindLock, wrongCode } from './helpers.ts';
+import { FAST_BCRYPT, codeAt, dbStep, eventsOf, login, PASSWORD, raceBehindLock, wrongCode } from './helpers.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -62,8 +62,8 @@ describe('TOTP in SQL agrees with RFC 6238 and otplib', () => {
 
   it('refuses a secret that is not base32 (INVAL)', () =>
     db.transaction(async (tx) => {
-      await expectSqlError(tx, 'select lms_private.totp_code($1, 1)', ['NOT-BASE32!'], 'INVAL');
-      await expectSqlError(tx, 'select lms_private.totp_code($1, 1)', ['ABCDEF018'], 'INVAL');
+      await expectCode(tx, 'select lms_private.totp_code($1, 1)', ['NOT-BASE32!'], 'INVAL');
+      await expectCode(tx, 'select lms_private.totp_code($1, 1)', ['ABCDEF018'], 'INVAL');
     }));
 });
 
@@ -91,9 +91,9 @@ describe('enrollment: begin_mfa_enrollment and confirm_mfa, as the user', () => 
       await tx.becomeUser(user);
       await tx.query('select lms_private.begin_mfa_enrollment($1)', [secret]);
       const wrong = await wrongCode(secret, await dbStep(tx));
-      for (const code of [wrong, '', null, 'abcdef', '1234567']) await expectSqlError(tx, 'select lms_private.confirm_mfa($1)', [code], 'MFABD');
+      for (const code of [wrong, '', null, 'abcdef', '1234567']) await expectCode(tx, 'select lms_private.confirm_mfa($1)', [code], 'MFABD');
       // A code three steps old is outside the one-step window.
-      await expectSqlError(tx, 'select lms_private.confirm_mfa($1)', [await codeAt(secret, (await dbStep(tx)) - 3)], 'MFABD');
+      await expectCode(tx, 'select lms_private.confirm_mfa($1)', [await codeAt(secret, (await dbStep(tx)) - 3)], 'MFABD');
       expect((await tx.query('select mfa_enabled from lms_public.users where id = $1', [user.id])).rows[0].mfa_enabled).toBe(false);
     }));
 
@@ -125,25 +125,25 @@ describe('enrollment: begin_mfa_enrollment and confirm_mfa, as the user', () => 
     db.transaction(async (tx) => {
       const user = await insertUser(tx.client);
       await tx.becomeUser(user);
-      await expectSqlError(tx, 'select lms_private.confirm_mfa($1)', ['123456'], 'INVAL');
+      await expectCode(tx, 'select lms_private.confirm_mfa($1)', ['123456'], 'INVAL');
       await enableMfa(tx, user, generateSecret());
-      await expectSqlError(tx, 'select lms_private.begin_mfa_enrollment($1)', [generateSecret()], 'MFAON');
-      await expectSqlError(tx, 'select lms_private.confirm_mfa($1)', ['123456'], 'INVAL');
+      await expectCode(tx, 'select lms_private.begin_mfa_enrollment($1)', [generateSecret()], 'MFAON');
+      await expectCode(tx, 'select lms_private.confirm_mfa($1)', ['123456'], 'INVAL');
     }));
 
   it('begin refuses a secret that is not base32 (INVAL)', () =>
     db.transaction(async (tx) => {
       const user = await insertUser(tx.client);
       await tx.becomeUser(user);
-      await expectSqlError(tx, 'select lms_private.begin_mfa_enrollment($1)', ['not base32 at all!'], 'INVAL');
+      await expectCode(tx, 'select lms_private.begin_mfa_enrollment($1)', ['not base32 at all!'], 'INVAL');
     }));
 
   it('anonymous may neither begin, confirm nor disable (NOAUT)', () =>
     db.transaction(async (tx) => {
       await tx.becomeAnonymous();
-      await expectSqlError(tx, 'select lms_private.begin_mfa_enrollment($1)', [generateSecret()], 'NOAUT');
-      await expectSqlError(tx, 'select lms_private.confirm_mfa($1)', ['123456'], 'NOAUT');
-      await expectSqlError(tx, 'select lms_private.disable_mfa($1)', ['123456'], 'NOAUT');
+      await expectCode(tx, 'select lms_private.begin_mfa_enrollment($1)', [generateSecret()], 'NOAUT');
+      await expectCode(tx, 'select lms_private.confirm_mfa($1)', ['123456'], 'NOAUT');
+      await expectCode(tx, 'select lms_private.disable_mfa($1)', ['123456'], 'NOAUT');
     }));
 });
 
@@ -290,15 +290,15 @@ describe('one code, two concurrent logins (committed, on separate connections)',
   async function committedMfaUser(label: string) {
     const user = await insertUser(db.root, { email: `${label}-${Date.now()}@example.test` });
     const secret = generateSecret();
-    const codes = await committed(
-      db,
-      'lms_student',
+    const codes = await committedAs(
+      db.auth,
+      { role: 'lms_student', userId: user.id },
       async (c) => {
         await c.query('select lms_private.begin_mfa_enrollment($1)', [secret]);
         const code = await codeAt(secret, await dbStep(c));
         return (await c.query<{ codes: string[] }>('select lms_private.confirm_mfa($1) as codes', [code])).rows[0]!.codes;
       },
-      { userId: user.id },
+      FAST_BCRYPT,
     );
     const { rows } = await db.root.query('select last_used_step from lms_private.user_mfa where user_id = $1', [user.id]);
     return { user, secret, codes, lastStep: Number(rows[0].last_used_step) };

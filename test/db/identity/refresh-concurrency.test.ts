@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { createTestDatabase, type TestDatabase, committedAs } from '../../support/db.ts';
 import { insertUser } from '../../support/fixtures.ts';
-import { committed, jtiOf, login, PASSWORD, raceBehindLock, refresh, type SessionGrant } from './helpers.ts';
+import { FAST_BCRYPT, jtiOf, login, PASSWORD, raceBehindLock, refresh, type SessionGrant } from './helpers.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -37,7 +37,7 @@ async function refreshAndCommit(client: pg.PoolClient, token: string, reuseInter
 
 async function startSession(label: string) {
   const user = await insertUser(db.root, { email: `${label}-${Date.now()}-${Math.random().toString(16).slice(2)}@example.test` });
-  const grant = await committed(db, 'lms_anonymous', (c) => login(c, user.email, PASSWORD));
+  const grant = await committedAs(db.auth, { role: 'lms_anonymous' }, (c) => login(c, user.email, PASSWORD), FAST_BCRYPT);
   expect(grant.status).toBe('ok');
   return { userId: user.id, token: grant.refresh_token!, sessionId: grant.session_id! };
 }

@@ -1,6 +1,6 @@
-import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
+import { createTestDatabase, type TestDatabase, type Transaction, committedAs } from '../../support/db.ts';
 import { insertUser } from '../../support/fixtures.ts';
-import { committed, eventsOf, jtiOf, login, PASSWORD, refresh } from './helpers.ts';
+import { FAST_BCRYPT, eventsOf, jtiOf, login, PASSWORD, refresh } from './helpers.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -174,12 +174,12 @@ describe('lms_private.refresh_session, as lms_anonymous', () => {
 describe('reuse detection, committed', () => {
   it('the revocation on reuse commits: another connection sees every token of the user revoked', async () => {
     const user = await insertUser(db.root, { email: `reuse-commit-${Date.now()}@example.test` });
-    const first = await committed(db, 'lms_anonymous', (c) => login(c, user.email, PASSWORD));
-    const second = await committed(db, 'lms_anonymous', (c) => login(c, user.email, PASSWORD));
-    const rotated = await committed(db, 'lms_anonymous', (c) => refresh(c, first.refresh_token!));
+    const first = await committedAs(db.auth, { role: 'lms_anonymous' }, (c) => login(c, user.email, PASSWORD), FAST_BCRYPT);
+    const second = await committedAs(db.auth, { role: 'lms_anonymous' }, (c) => login(c, user.email, PASSWORD), FAST_BCRYPT);
+    const rotated = await committedAs(db.auth, { role: 'lms_anonymous' }, (c) => refresh(c, first.refresh_token!), FAST_BCRYPT);
     expect(rotated.status).toBe('ok');
 
-    expect((await committed(db, 'lms_anonymous', (c) => refresh(c, first.refresh_token!, '0'))).status).toBe('token_reused');
+    expect((await committedAs(db.auth, { role: 'lms_anonymous' }, (c) => refresh(c, first.refresh_token!, '0'), FAST_BCRYPT)).status).toBe('token_reused');
 
     const { rows } = await db.root.query<{ token_jti: string; revoked_reason: string | null }>(
       'select token_jti, revoked_reason from lms_private.refresh_tokens where user_id = $1',

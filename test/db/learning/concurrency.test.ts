@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { TestUser } from '../../support/db.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
-import { apiPool, asVisitor, course, endPool, expectInvariants, lesson, lessons, user, type Enrollment } from './helpers.ts';
+import { createTestDatabase, type TestDatabase, committedAs } from '../../support/db.ts';
+import { apiPool, course, endPool, expectInvariants, lesson, lessons, user, type Enrollment } from '../../support/courses.ts';
 
 // Committed data on separate connections: each call is one real transaction, as over HTTP.
 let db: TestDatabase;
@@ -20,7 +20,7 @@ afterAll(async () => {
 /** Runs one call as its own committed transaction; resolves to null or the SQLSTATE it failed with. */
 async function attempt(who: TestUser, sql: string, params: unknown[]): Promise<string | null> {
   try {
-    await asVisitor(pool, who, (c) => c.query(sql, params));
+    await committedAs(pool, who, (c) => c.query(sql, params));
     return null;
   } catch (error) {
     return (error as { code?: string }).code ?? String(error);
@@ -28,7 +28,7 @@ async function attempt(who: TestUser, sql: string, params: unknown[]): Promise<s
 }
 
 async function enroll(who: TestUser, courseId: string): Promise<Enrollment> {
-  return asVisitor(pool, who, async (c) => (await c.query<Enrollment>('select * from lms_public.enroll($1)', [courseId])).rows[0]!);
+  return committedAs(pool, who, async (c) => (await c.query<Enrollment>('select * from lms_public.enroll($1)', [courseId])).rows[0]!);
 }
 
 const complete = 'select lms_public.complete_lesson($1)';

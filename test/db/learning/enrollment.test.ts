@@ -1,5 +1,5 @@
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
-import { course, enrollAs, enrollmentRow, expectCode, expectInvariants, lesson, publishedCourse, user } from './helpers.ts';
+import { createTestDatabase, type TestDatabase, expectCode } from '../../support/db.ts';
+import { course, enrollAs, enrollmentRow, expectInvariants, lesson, publishedCourse, user } from '../../support/courses.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

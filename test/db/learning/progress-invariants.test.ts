@@ -1,5 +1,5 @@
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
-import { enrollAs, enrollmentRow, expectCode, expectInvariants, lesson, publishedCourse, quiz, user, withRoot } from './helpers.ts';
+import { createTestDatabase, type TestDatabase, asRoot, expectCode } from '../../support/db.ts';
+import { enrollAs, enrollmentRow, expectInvariants, lesson, publishedCourse, quiz, user } from '../../support/courses.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -34,7 +34,7 @@ describe('start_lesson', () => {
       expect(first).toMatchObject({ enrollment_id: e.id, status: 'in_progress' });
       const after = await expectInvariants(tx, e.id);
       expect(after.started_at).toEqual(first.started_at);
-      await withRoot(tx, (q) => q.query("update lms_public.lesson_progress set started_at = started_at - interval '1 hour' where id = $1", [first.id]));
+      await asRoot(tx, (q) => q.query("update lms_public.lesson_progress set started_at = started_at - interval '1 hour' where id = $1", [first.id]));
       const second = (await tx.query(start, [lessons[0]])).rows[0];
       expect(second.started_at.getTime()).toBe(first.started_at.getTime() - 3600_000);
       await expectInvariants(tx, e.id);
@@ -95,14 +95,14 @@ describe('record_lesson_progress', () => {
       expect(two).toBeGreaterThanOrEqual(one);
       await expectInvariants(tx, e.id);
       // 100 s of wall-clock time since the last heartbeat: about 100 s count, not 3600.
-      await withRoot(tx, (q) =>
+      await asRoot(tx, (q) =>
         q.query("update lms_public.lesson_progress set last_accessed_at = clock_timestamp() - interval '100 seconds' where id = $1", [progressId]),
       );
       const three = (await tx.query(beat, [lessons[0], 40, 3600])).rows[0].time_spent_seconds;
       expect(three - two).toBeGreaterThanOrEqual(100);
       expect(three - two).toBeLessThanOrEqual(103);
       // Claiming less than has passed counts the claim.
-      await withRoot(tx, (q) =>
+      await asRoot(tx, (q) =>
         q.query("update lms_public.lesson_progress set last_accessed_at = clock_timestamp() - interval '100 seconds' where id = $1", [progressId]),
       );
       const four = (await tx.query(beat, [lessons[0], 50, 30])).rows[0].time_spent_seconds;
@@ -141,7 +141,7 @@ describe('complete_lesson', () => {
       await tx.query(complete, [lessons[2]]);
       const done = await expectInvariants(tx, e.id);
       expect(done).toMatchObject({ status: 'completed', progress_percentage: '100.00', completed_lessons_count: 3 });
-      await withRoot(tx, (q) => q.query("update lms_public.enrollments set completed_at = completed_at - interval '1 day' where id = $1", [e.id]));
+      await asRoot(tx, (q) => q.query("update lms_public.enrollments set completed_at = completed_at - interval '1 day' where id = $1", [e.id]));
       const stamped = (await enrollmentRow(tx, e.id)).completed_at;
       // Completing a lesson again changes nothing that was earned.
       await tx.query(complete, [lessons[1]]);

@@ -1,6 +1,6 @@
-import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
+import { createTestDatabase, type TestDatabase, type Transaction, asRoot, expectCode } from '../../support/db.ts';
 import { rewindLessonClock } from '../../support/fixtures.ts';
-import { course, enrollAs, expectCode, expectInvariants, lesson, user, withRoot } from './helpers.ts';
+import { course, enrollAs, expectInvariants, lesson, user } from '../../support/courses.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -16,14 +16,14 @@ async function setUp(tx: Transaction, video: { durationMinutes?: number | null; 
   const teacher = await user(tx, 'instructor');
   const student = await user(tx);
   const c = await course(tx, teacher.id);
-  if (video.percent !== undefined) await withRoot(tx, (q) => q.query('update lms_public.courses set min_video_watch_percent = $2 where id = $1', [c.id, video.percent]));
+  if (video.percent !== undefined) await asRoot(tx, (q) => q.query('update lms_public.courses set min_video_watch_percent = $2 where id = $1', [c.id, video.percent]));
   const videoId = await lesson(tx, c.id, { lessonType: 'video', durationMinutes: video.durationMinutes === undefined ? 10 : video.durationMinutes });
   await lesson(tx, c.id);
   const enrollment = await enrollAs(tx, student, c.id);
   await tx.query('select lms_public.start_lesson($1)', [videoId]);
   /** Heartbeat after `seconds` of real watching: the clock moves back first, as if they had passed. */
   const watch = async (position: number, seconds: number) => {
-    await withRoot(tx, (q) => rewindLessonClock(q, enrollment.id, videoId, seconds));
+    await asRoot(tx, (q) => rewindLessonClock(q, enrollment.id, videoId, seconds));
     await tx.query(beat, [videoId, position, seconds]);
   };
   return { teacher, student, course: c, videoId, enrollment, watch };
@@ -94,7 +94,7 @@ describe('completing a video lesson needs the course\'s share of it watched (def
     db.transaction(async (tx) => {
       const { videoId, course: c } = await setUp(tx, { percent: 0 });
       await tx.query(complete, [videoId]);
-      await withRoot(tx, (q) => q.query('update lms_public.courses set min_video_watch_percent = 100 where id = $1', [c.id]));
+      await asRoot(tx, (q) => q.query('update lms_public.courses set min_video_watch_percent = 100 where id = $1', [c.id]));
       expect((await tx.query(complete, [videoId])).rows).toEqual([{ status: 'completed' }]);
     }));
 });

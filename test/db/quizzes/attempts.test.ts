@@ -1,17 +1,5 @@
-import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
-import {
-  addQuestion,
-  asRoot,
-  attemptQuestions,
-  enrollAs,
-  expectCode,
-  newUser,
-  saveAnswers,
-  setupQuiz,
-  start,
-  submit,
-  type QuizSettings,
-  } from './helpers.ts';
+import { createTestDatabase, type TestDatabase, type Transaction, asRoot, expectCode } from '../../support/db.ts';
+import { addQuestion, attemptQuestions, enrollAs, newUser, saveAnswers, setupQuiz, start, submit, type QuizSettings } from '../../support/quizzes.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,5 +1,5 @@
-import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
-import { abcd, addQuestion, asRoot, enrollAs, expectCode, lessonIn, newUser, setupQuiz } from './helpers.ts';
+import { createTestDatabase, type TestDatabase, type Transaction, asRoot, expectCode } from '../../support/db.ts';
+import { abcd, addQuestion, enrollAs, lessonIn, newUser, setupQuiz } from '../../support/quizzes.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase, type TestUser } from '../../support/db.ts';
-import { addQuestion, committedAs, newUser, setupQuiz, tolerateForcedDrop } from './helpers.ts';
+import { createTestDatabase, type TestDatabase, type TestUser, committedAs } from '../../support/db.ts';
+import { addQuestion, grace, newUser, setupQuiz, tolerateForcedDrop } from '../../support/quizzes.ts';
 
 // Committed transactions on separate connections, as the API would run them.
 let db: TestDatabase;
@@ -143,7 +143,7 @@ it("a student's start and the worker's finalisation of the same overdue attempt 
   const quiz = await setupQuiz(db.root, { maxAttempts: null, timeLimitMinutes: 1 });
   const tf = await addQuestion(db.root, quiz.quizId, { type: 'true_false', key: { correct: true } });
   const student = await enrolledStudent(quiz);
-  const attempt = await committedAs(pool, student, async (c) => (await c.query('select id from lms_public.start_quiz_attempt($1)', [quiz.quizId])).rows[0], 0);
+  const attempt = await committedAs(pool, student, async (c) => (await c.query('select id from lms_public.start_quiz_attempt($1)', [quiz.quizId])).rows[0], grace(0));
   await committedAs(pool, student, (c) => c.query('select lms_public.save_quiz_answers($1, $2)', [attempt.id, JSON.stringify({ [tf]: true })]));
   await db.root.query("update lms_public.quiz_attempts set started_at = started_at - interval '2 minutes', deadline_at = deadline_at - interval '2 minutes' where id = $1", [attempt.id]);
 

@@ -1,18 +1,5 @@
-import { createTestDatabase, expectSqlError, type TestDatabase, type Transaction } from '../../support/db.ts';
-import {
-  addQuestion,
-  ageAttempt,
-  asRoot,
-  attemptRow,
-  enrollAs,
-  expectCode,
-  newUser,
-  saveAnswers,
-  setGrace,
-  setupQuiz,
-  start,
-  submit,
-  } from './helpers.ts';
+import { createTestDatabase, type TestDatabase, type Transaction, asRoot, expectCode } from '../../support/db.ts';
+import { addQuestion, ageAttempt, attemptRow, enrollAs, newUser, saveAnswers, setGrace, setupQuiz, start, submit } from '../../support/quizzes.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -84,7 +71,7 @@ describe('deadlines', () => {
     db.transaction(async (tx) => {
       const { quizId } = await timedQuiz(tx);
       await tx.query("select set_config('lms.quiz_grace_seconds', '', true)");
-      await expectSqlError(tx, 'select lms_public.start_quiz_attempt($1)', [quizId], '42704', /lms\.quiz_grace_seconds is missing/);
+      await expectCode(tx, 'select lms_public.start_quiz_attempt($1)', [quizId], '42704', /lms\.quiz_grace_seconds is missing/);
     }));
 
   it('the grace period is 30 seconds in the default configuration, as the API sets it', () =>

@@ -1,18 +1,6 @@
-import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
+import { createTestDatabase, type TestDatabase, type Transaction, expectCode } from '../../support/db.ts';
 import type { TestUser } from '../../support/db.ts';
-import {
-  abcd,
-  addQuestion,
-  attemptQuestions,
-  attemptRow,
-  enrollAs,
-  expectCode,
-  gradesOf,
-  newUser,
-  setupQuiz,
-  start,
-  submit,
-  } from './helpers.ts';
+import { abcd, addQuestion, attemptQuestions, attemptRow, enrollAs, gradesOf, newUser, setupQuiz, start, submit } from '../../support/quizzes.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,5 +1,5 @@
-import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
-import { addQuestion, asRoot, enrollAs, expectCode, newUser, setupQuiz, start, submit, type QuizSettings } from './helpers.ts';
+import { createTestDatabase, type TestDatabase, type Transaction, asRoot, expectCode } from '../../support/db.ts';
+import { addQuestion, enrollAs, newUser, setupQuiz, start, submit, type QuizSettings } from '../../support/quizzes.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,5 +1,5 @@
-import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
-import { abcd, addQuestion, asRoot, attemptRow, enrollAs, expectCode, gradesOf, newUser, setupQuiz, start, submit } from './helpers.ts';
+import { createTestDatabase, type TestDatabase, type Transaction, asRoot, expectCode } from '../../support/db.ts';
+import { abcd, addQuestion, attemptRow, enrollAs, gradesOf, newUser, setupQuiz, start, submit } from '../../support/quizzes.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

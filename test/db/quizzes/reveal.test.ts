@@ -1,5 +1,5 @@
-import { createTestDatabase, type TestDatabase, type Transaction } from '../../support/db.ts';
-import { addQuestion, asRoot, attemptQuestions, enrollAs, newUser, setupQuiz, start, submit, type QuizSettings } from './helpers.ts';
+import { createTestDatabase, type TestDatabase, type Transaction, asRoot } from '../../support/db.ts';
+import { addQuestion, attemptQuestions, enrollAs, newUser, setupQuiz, start, submit, type QuizSettings } from '../../support/quizzes.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -1,4 +1,0 @@
-import './env.ts';
-import { main } from '../process.ts';
-
-await main({ migrate: false, api: true, worker: false });
