@@ -34,7 +34,12 @@ const { rows } = await root.query(
         c as (insert into lms_public.courses (title, instructor_id, is_published) select 'Course ' || i, u.id, true from u, generate_series(1, 20) i)
    select id from u`,
 );
-const config = loadConfig({ NODE_ENV: 'production', DATABASE_URL: rootUrl, JWT_SECRET: 'b'.repeat(40), LMS_CERT_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64') });
+const config = loadConfig({
+  NODE_ENV: 'production',
+  DATABASE_URL: rootUrl,
+  JWT_SECRET: 'b'.repeat(40),
+  LMS_CERT_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64'),
+});
 const pools = makeApiPools(config, withCredentials(rootUrl, 'lms_authenticator', DEV_ROLE_PASSWORDS.lms_authenticator), () => {});
 const api = createApi(config, pools);
 const server = http.createServer(api.app);
@@ -69,7 +74,9 @@ const signedIn = await rate('/graphql', graphql('{ currentUser { rowId fullName 
 console.log(`baseline GET /healthz: ${baseline.toFixed(0)} req/s`);
 console.log(`anonymous primary-key lookup: ${lookup.toFixed(0)} req/s (${(lookup / baseline).toFixed(2)}× baseline)`);
 console.log(`anonymous catalog query: ${anonymous.toFixed(0)} req/s (${(anonymous / baseline).toFixed(2)}× baseline)`);
-console.log(`signed-in query (role re-read, RLS): ${signedIn.toFixed(0)} req/s (${(signedIn / baseline).toFixed(2)}× baseline, ${(signedIn / anonymous).toFixed(2)}× anonymous)`);
+console.log(
+  `signed-in query (role re-read, RLS): ${signedIn.toFixed(0)} req/s (${(signedIn / baseline).toFixed(2)}× baseline, ${(signedIn / anonymous).toFixed(2)}× anonymous)`,
+);
 
 // Let the last requests finish before the pools go.
 const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -13,11 +13,20 @@ import { validationRules } from '../src/server/operation-limits.ts';
 import { projectPath } from '../src/paths.ts';
 
 const schema = buildSchema(fs.readFileSync(projectPath('schema.graphql'), 'utf8'));
-const { limits } = loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://x@localhost/x', JWT_SECRET: 'x'.repeat(40), LMS_CERT_SIGNING_KEY: process.env.LMS_CERT_SIGNING_KEY ?? generateKey() });
+const { limits } = loadConfig({
+  NODE_ENV: 'production',
+  DATABASE_URL: 'postgres://x@localhost/x',
+  JWT_SECRET: 'x'.repeat(40),
+  LMS_CERT_SIGNING_KEY: process.env.LMS_CERT_SIGNING_KEY ?? generateKey(),
+});
 const ours = validationRules(limits, { introspection: false, suggestions: false }, specifiedRules);
 
 function generateKey(): string {
-  return globalThis.process.getBuiltinModule('node:crypto').generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64');
+  return globalThis.process
+    .getBuiltinModule('node:crypto')
+    .generateKeyPairSync('ed25519')
+    .privateKey.export({ type: 'pkcs8', format: 'der' })
+    .toString('base64');
 }
 
 function fanOut(levels: number): string {
@@ -42,7 +51,10 @@ function time(source: string, rules: readonly ValidationRule[], maxTokens?: numb
   const once = () => {
     try {
       const document = parse(source, maxTokens === undefined ? {} : { maxTokens });
-      errors = validate(schema, document, rules).map((e) => String(e.extensions.code ?? 'graphql-js')).slice(0, 1).join();
+      errors = validate(schema, document, rules)
+        .map((e) => String(e.extensions.code ?? 'graphql-js'))
+        .slice(0, 1)
+        .join();
     } catch (error) {
       errors = (error as Error).message.includes('tokens') ? 'QUERY_TOO_LARGE' : 'parse error';
     }

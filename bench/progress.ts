@@ -61,9 +61,7 @@ for (const size of [10, 100, 500]) {
   const count = Math.min(ROUNDS, size);
   const students = await Promise.all(Array.from({ length: Math.ceil(ROUNDS / count) }, () => user('student')));
   for (const s of students) await asStudent(s, 'select lms_public.enroll($1)', [c.id]);
-  const ms = await timeEach(ROUNDS, (i) =>
-    asStudent(students[Math.floor(i / count)]!, 'select lms_public.complete_lesson($1)', [c.lessonIds[i % count]]),
-  );
+  const ms = await timeEach(ROUNDS, (i) => asStudent(students[Math.floor(i / count)]!, 'select lms_public.complete_lesson($1)', [c.lessonIds[i % count]]));
   console.log(`${String(size).padStart(7)}  ${ms.toFixed(3).padStart(17)}  ${(ms / baseline).toFixed(2).padStart(17)}`);
 }
 

@@ -123,7 +123,10 @@ function parseInteger(name: string, value: string | undefined, fallback: number,
 function parseTrustProxy(value: string | undefined, problems: string[]): Config['trustProxy'] {
   if (value === undefined || /^(0|false|none)$/i.test(value)) return false;
   if (/^\d+$/.test(value)) return Number(value);
-  const entries = value.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  const entries = value
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
   if (entries.length === 0 || entries.some((e) => !/^[0-9a-f.:/]+$/i.test(e) && !['loopback', 'linklocal', 'uniquelocal'].includes(e))) {
     problems.push(`LMS_TRUST_PROXY must be a hop count or a comma-separated list of proxy addresses or subnets, got "${value}"`);
     return false;
@@ -200,9 +203,7 @@ export function loadConfig(env: Env = process.env): Config {
     port,
     publicUrl,
     appUrl: (parseUrl('LMS_APP_URL', nonEmpty(env.LMS_APP_URL), problems) ?? publicUrl).replace(/\/+$/, ''),
-    demoData: isProduction
-      ? false
-      : parseBool('LMS_DEMO_DATA', nonEmpty(env.LMS_DEMO_DATA), databaseUrl === undefined, problems),
+    demoData: isProduction ? false : parseBool('LMS_DEMO_DATA', nonEmpty(env.LMS_DEMO_DATA), databaseUrl === undefined, problems),
     mailOutbox: path.resolve(nonEmpty(env.LMS_MAIL_OUTBOX) ?? path.join(dataDir, 'outbox')),
     smtpUrl: parseUrl('SMTP_URL', nonEmpty(env.SMTP_URL), problems),
     mailFrom: nonEmpty(env.LMS_MAIL_FROM) ?? 'Coursebase <no-reply@coursebase.invalid>',
@@ -218,14 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
     accessTokenSeconds: 15 * 60,
     refreshTokenDays: parseInteger('LMS_REFRESH_TOKEN_DAYS', nonEmpty(env.LMS_REFRESH_TOKEN_DAYS), 30, 1, 365, problems),
     sessionMaxDays: parseInteger('LMS_SESSION_MAX_DAYS', nonEmpty(env.LMS_SESSION_MAX_DAYS), 90, 1, 3650, problems),
-    refreshReuseIntervalSeconds: parseInteger(
-      'LMS_REFRESH_REUSE_INTERVAL_SECONDS',
-      nonEmpty(env.LMS_REFRESH_REUSE_INTERVAL_SECONDS),
-      10,
-      0,
-      300,
-      problems,
-    ),
+    refreshReuseIntervalSeconds: parseInteger('LMS_REFRESH_REUSE_INTERVAL_SECONDS', nonEmpty(env.LMS_REFRESH_REUSE_INTERVAL_SECONDS), 10, 0, 300, problems),
     quizGraceSeconds: parseInteger('LMS_QUIZ_GRACE_SECONDS', nonEmpty(env.LMS_QUIZ_GRACE_SECONDS), 30, 0, 3600, problems),
     certSigningKey,
     certKeyId: nonEmpty(env.LMS_CERT_KEY_ID) ?? DEV_CERT_KEY_ID,

@@ -10,8 +10,27 @@ import type { Response } from 'express';
 
 /** Custom SQLSTATEs, passed through to the client as a GraphQL error's `extensions.code`. */
 export const CUSTOM_ERROR_CODES = codeSet([
-  'NOAUT', 'FRBDN', 'NTFND', 'INVAL', 'CREDS', 'LOCKD', 'DISBL', 'MFARQ', 'MFABD', 'MFAON', 'MFAOF', 'TKEXP',
-  'TKROT', 'TKRUS', 'EMTKN', 'WEAKP', 'PAYRQ', 'ATMAX', 'ATDON', 'ATLAT', 'WATCH',
+  'NOAUT',
+  'FRBDN',
+  'NTFND',
+  'INVAL',
+  'CREDS',
+  'LOCKD',
+  'DISBL',
+  'MFARQ',
+  'MFABD',
+  'MFAON',
+  'MFAOF',
+  'TKEXP',
+  'TKROT',
+  'TKRUS',
+  'EMTKN',
+  'WEAKP',
+  'PAYRQ',
+  'ATMAX',
+  'ATDON',
+  'ATLAT',
+  'WATCH',
 ] as const);
 
 export type CustomErrorCode = keyof typeof CUSTOM_ERROR_CODES;
@@ -21,14 +40,19 @@ export type CustomErrorCode = keyof typeof CUSTOM_ERROR_CODES;
  * through likewise: not-null, foreign-key, unique and check violations; a string too long, a number
  * out of range, an unreadable date, a malformed value (such as a UUID); insufficient privilege.
  */
-export const PASSED_POSTGRES_CODES = codeSet([
-  '23502', '23503', '23505', '23514', '22001', '22003', '22007', '22P02', '42501',
-] as const);
+export const PASSED_POSTGRES_CODES = codeSet(['23502', '23503', '23505', '23514', '22001', '22003', '22007', '22P02', '42501'] as const);
 
 /** Limits on an operation, reported as GraphQL errors before it is planned or run. */
 export const GRAPHQL_LIMIT_CODES = codeSet([
-  'QUERY_TOO_DEEP', 'TOO_MANY_ALIASES', 'TOO_MANY_DIRECTIVES', 'QUERY_TOO_BROAD', 'QUERY_TOO_COSTLY',
-  'PAGE_SIZE_TOO_LARGE', 'INTROSPECTION_DISABLED', 'PLANNING_TIMEOUT', 'EXECUTION_TIMEOUT',
+  'QUERY_TOO_DEEP',
+  'TOO_MANY_ALIASES',
+  'TOO_MANY_DIRECTIVES',
+  'QUERY_TOO_BROAD',
+  'QUERY_TOO_COSTLY',
+  'PAGE_SIZE_TOO_LARGE',
+  'INTROSPECTION_DISABLED',
+  'PLANNING_TIMEOUT',
+  'EXECUTION_TIMEOUT',
 ] as const);
 
 /** Errors that Express sends before GraphQL runs, and their HTTP status. */

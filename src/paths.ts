@@ -9,7 +9,7 @@ import path from 'node:path';
 function findRoot(): string {
   const starts = [process.cwd(), process.argv[1] ? path.dirname(path.resolve(process.argv[1])) : undefined];
   for (const start of starts) {
-    for (let dir = start; dir !== undefined; ) {
+    for (let dir = start; dir !== undefined;) {
       const manifest = path.join(dir, 'package.json');
       if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, 'utf8')).name === 'coursebase') return dir;
       const parent = path.dirname(dir);

@@ -20,9 +20,7 @@ const LATIN = 'Helvetica';
 const LATIN_BOLD = 'Helvetica-Bold';
 /** The Arabic font as the invisible text layer (see arabicRun). */
 const ARABIC_TEXT = 'NotoNaskhArabic-Text';
-const ARABIC_FONT_FILE = projectPath(
-  'node_modules/@expo-google-fonts/noto-naskh-arabic/400Regular/NotoNaskhArabic_400Regular.ttf',
-);
+const ARABIC_FONT_FILE = projectPath('node_modules/@expo-google-fonts/noto-naskh-arabic/400Regular/NotoNaskhArabic_400Regular.ttf');
 
 let arabicFont: { bytes: Buffer; font: fontkit.Font } | undefined;
 
@@ -65,7 +63,7 @@ function visualRuns(text: string): Run[] {
   }
   const maxLevel = Math.max(...logical.map((r) => r.level));
   for (let level = maxLevel; level >= 1; level--) {
-    for (let i = 0; i < logical.length; ) {
+    for (let i = 0; i < logical.length;) {
       if (logical[i]!.level < level) {
         i++;
         continue;
@@ -80,7 +78,27 @@ function visualRuns(text: string): Run[] {
 }
 
 // Everything the Arabic shaper would apply, off: the text layer wants one glyph per character.
-const UNSHAPED = ['ccmp', 'locl', 'isol', 'fina', 'fin2', 'fin3', 'medi', 'med2', 'init', 'rlig', 'calt', 'liga', 'clig', 'mset', 'rclt', 'curs', 'kern', 'mark', 'mkmk'];
+const UNSHAPED = [
+  'ccmp',
+  'locl',
+  'isol',
+  'fina',
+  'fin2',
+  'fin3',
+  'medi',
+  'med2',
+  'init',
+  'rlig',
+  'calt',
+  'liga',
+  'clig',
+  'mset',
+  'rclt',
+  'curs',
+  'kern',
+  'mark',
+  'mkmk',
+];
 
 /**
  * An Arabic run: shaped by fontkit and drawn as outlines, with the same characters, unshaped,
@@ -123,9 +141,7 @@ function centredLine(doc: PDFKit.PDFDocument, text: string, centreX: number, y: 
   const runs = visualRuns(text);
   const { font } = loadArabicFont();
   const measure = (at: number) =>
-    runs.map((run) =>
-      run.arabic ? (font.layout(run.text).advanceWidth * at) / font.unitsPerEm : doc.font(latinFont).fontSize(at).widthOfString(run.text),
-    );
+    runs.map((run) => (run.arabic ? (font.layout(run.text).advanceWidth * at) / font.unitsPerEm : doc.font(latinFont).fontSize(at).widthOfString(run.text)));
   let widths = measure(size);
   const total = widths.reduce((a, b) => a + b, 0);
   if (total > maxWidth) {
@@ -166,8 +182,15 @@ export async function renderCertificatePdf(input: CertificatePdfInput): Promise<
 
   const { width, height } = doc.page;
   const centre = width / 2;
-  doc.lineWidth(3).strokeColor('#1f3a5f').rect(24, 24, width - 48, height - 48).stroke();
-  doc.lineWidth(1).rect(32, 32, width - 64, height - 64).stroke();
+  doc
+    .lineWidth(3)
+    .strokeColor('#1f3a5f')
+    .rect(24, 24, width - 48, height - 48)
+    .stroke();
+  doc
+    .lineWidth(1)
+    .rect(32, 32, width - 64, height - 64)
+    .stroke();
   doc.fillColor('#1f3a5f');
   centredLine(doc, 'Certificate of Completion', centre, 110, 36, LATIN_BOLD);
   doc.fillColor('#222222');

@@ -39,10 +39,7 @@ function binaries(): Binaries {
 
 async function postgresIds(): Promise<{ uid: number; gid: number }> {
   const lookup = async () => {
-    const [{ stdout: uid }, { stdout: gid }] = await Promise.all([
-      execFileAsync('id', ['-u', 'postgres']),
-      execFileAsync('id', ['-g', 'postgres']),
-    ]);
+    const [{ stdout: uid }, { stdout: gid }] = await Promise.all([execFileAsync('id', ['-u', 'postgres']), execFileAsync('id', ['-g', 'postgres'])]);
     return { uid: Number(uid), gid: Number(gid) };
   };
   try {

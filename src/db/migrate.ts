@@ -19,10 +19,7 @@ export async function bootstrapRoles(rootUrl: string, devPasswords: boolean): Pr
     await client.query(sql);
     if (devPasswords) {
       for (const [role, password] of Object.entries(DEV_ROLE_PASSWORDS)) {
-        const { rows } = await client.query<{ missing: boolean }>(
-          'select rolpassword is null as missing from pg_authid where rolname = $1',
-          [role],
-        );
+        const { rows } = await client.query<{ missing: boolean }>('select rolpassword is null as missing from pg_authid where rolname = $1', [role]);
         if (rows[0]?.missing) {
           await client.query(`alter role ${client.escapeIdentifier(role)} password ${client.escapeLiteral(password)}`);
         }

@@ -5,7 +5,10 @@ import type { Config } from '../config.ts';
  * Connection settings that bound every statement: PostgreSQL cancels a statement, a lock wait or an
  * idle transaction past these, so no request holds a connection or a lock for long.
  */
-export function timeoutSettings(statementMs: number, config: Config): Pick<pg.PoolConfig, 'statement_timeout' | 'lock_timeout' | 'idle_in_transaction_session_timeout'> {
+export function timeoutSettings(
+  statementMs: number,
+  config: Config,
+): Pick<pg.PoolConfig, 'statement_timeout' | 'lock_timeout' | 'idle_in_transaction_session_timeout'> {
   return {
     statement_timeout: statementMs,
     lock_timeout: config.timeouts.lock,

@@ -15,11 +15,7 @@ export interface TransactionOptions {
  */
 export function withTransaction<T>(pool: pg.Pool, options: TransactionOptions, fn: (client: pg.PoolClient) => Promise<T>): Promise<T>;
 export function withTransaction<T, C extends pg.ClientBase>(client: C, options: TransactionOptions, fn: (client: C) => Promise<T>): Promise<T>;
-export async function withTransaction<T>(
-  db: pg.Pool | pg.ClientBase,
-  options: TransactionOptions,
-  fn: (client: any) => Promise<T>,
-): Promise<T> {
+export async function withTransaction<T>(db: pg.Pool | pg.ClientBase, options: TransactionOptions, fn: (client: any) => Promise<T>): Promise<T> {
   if (db instanceof pg.Pool) {
     const client = await db.connect();
     try {

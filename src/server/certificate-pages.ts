@@ -59,9 +59,7 @@ function statusLine(v: Verification): string {
 function verificationPage(v: Verification): string {
   const field = (label: string, value: string, attrs = '') => `<dt>${escapeHtml(label)}</dt><dd${attrs}>${value}</dd>`;
   const code = (value: string | null) => (value ? `<code>${escapeHtml(value)}</code>` : '—');
-  const pdf = v.pdf_url_path
-    ? `<p><a href="${escapeHtml(v.pdf_url_path)}" id="pdf">Download the certificate (PDF)</a></p>`
-    : '';
+  const pdf = v.pdf_url_path ? `<p><a href="${escapeHtml(v.pdf_url_path)}" id="pdf">Download the certificate (PDF)</a></p>` : '';
   return htmlPage(
     `Certificate ${v.certificate_number}`,
     `<h1>Certificate verification</h1>

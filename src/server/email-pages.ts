@@ -144,7 +144,12 @@ export function emailPages(config: Config, pool: pg.Pool): express.Router {
         return sendHtml(res, 400, resetForm(token, 'That password is too weak: 10 characters at least, 72 bytes at most.'), CSP);
       }
       if (!outcome.ok) return sendHtml(res, 400, BAD_LINK, CSP);
-      sendHtml(res, 200, notice('valid', 'Password changed', 'Your password is changed, and every session has been signed out. Sign in with the new password.'), CSP);
+      sendHtml(
+        res,
+        200,
+        notice('valid', 'Password changed', 'Your password is changed, and every session has been signed out. Sign in with the new password.'),
+        CSP,
+      );
     }),
   );
 

@@ -152,13 +152,10 @@ export function makeIdentityPlugin(config: Config) {
                 });
                 return rows[0]!.email;
               });
-              return lambda(
-                object({ secret: $secret, email: $email }),
-                async ({ secret, email }) => {
-                  const otpauthUrl = generateURI({ issuer: 'Coursebase', label: email, secret });
-                  return { secret, otpauthUrl, qrCodeDataUrl: await QRCode.toDataURL(otpauthUrl) };
-                },
-              );
+              return lambda(object({ secret: $secret, email: $email }), async ({ secret, email }) => {
+                const otpauthUrl = generateURI({ issuer: 'Coursebase', label: email, secret });
+                return { secret, otpauthUrl, qrCodeDataUrl: await QRCode.toDataURL(otpauthUrl) };
+              });
             },
             disableMfa(_, { $input }) {
               const $status = sideEffectWithPgClient(executor, $input, async (client, input: any) => {

@@ -34,15 +34,16 @@ function armor(code: LimitCode, what: string, limit: number) {
   return {
     n: limit,
     propagateOnRejection: false,
-    onReject: [
-      (context: ValidationContext | null) =>
-        context?.reportError(limitError(code, `The operation has more ${what} than the limit of ${limit}.`)),
-    ],
+    onReject: [(context: ValidationContext | null) => context?.reportError(limitError(code, `The operation has more ${what} than the limit of ${limit}.`))],
   };
 }
 
 /** A page size named in the document; a variable may be anything up to the maximum. */
-function pageSizeOf(field: GraphQLField<unknown, unknown> | undefined, args: readonly { name: { value: string }; value: ValueNode }[], limits: OperationLimits) {
+function pageSizeOf(
+  field: GraphQLField<unknown, unknown> | undefined,
+  args: readonly { name: { value: string }; value: ValueNode }[],
+  limits: OperationLimits,
+) {
   if (!field?.args.some((a) => a.name === 'first')) return undefined;
   let size: number | undefined;
   for (const arg of args) {
@@ -88,9 +89,7 @@ function operationWeight(context: ValidationContext, limits: OperationLimits): W
         const size = pageSizeOf(field, selection.arguments ?? [], limits);
         if (size !== undefined && size > limits.maxPageSize) tooLarge = Math.max(tooLarge ?? 0, size);
         const inner =
-          selection.selectionSet && type && isCompositeType(type)
-            ? weigh(selection.selectionSet, type, size ?? 1, nesting + 1)
-            : { fields: 0, cost: 0 };
+          selection.selectionSet && type && isCompositeType(type) ? weigh(selection.selectionSet, type, size ?? 1, nesting + 1) : { fields: 0, cost: 0 };
         const times = isConnection && (selection.name.value === 'nodes' || selection.name.value === 'edges') ? pageSize : 1;
         part = { fields: 1 + inner.fields, cost: times * (1 + inner.cost) };
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
@@ -148,11 +147,17 @@ export function operationWeightRule(limits: OperationLimits): ValidationRule {
           context.reportError(limitError('PAGE_SIZE_TOO_LARGE', `first and last may be at most ${limits.maxPageSize}; paginate with after or before.`));
         } else if (weight.fields > limits.maxExpandedFields) {
           context.reportError(
-            limitError('QUERY_TOO_BROAD', `The operation selects ${weight.fields} fields once its fragments are expanded; the limit is ${limits.maxExpandedFields}.`),
+            limitError(
+              'QUERY_TOO_BROAD',
+              `The operation selects ${weight.fields} fields once its fragments are expanded; the limit is ${limits.maxExpandedFields}.`,
+            ),
           );
         } else if (weight.cost > limits.maxCost) {
           context.reportError(
-            limitError('QUERY_TOO_COSTLY', `The operation's estimated cost is ${Math.round(Math.min(weight.cost, 1e15))}; the limit is ${limits.maxCost}. Ask for smaller pages or fewer nested connections.`),
+            limitError(
+              'QUERY_TOO_COSTLY',
+              `The operation's estimated cost is ${Math.round(Math.min(weight.cost, 1e15))}; the limit is ${limits.maxCost}. Ask for smaller pages or fewer nested connections.`,
+            ),
           );
         }
         return false;
@@ -193,7 +198,9 @@ export function validationRules(
     operationWeightRule(limits),
   ];
   if (!options.introspection) {
-    ours.push(mapReports(NoSchemaIntrospectionCustomRule, (e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'INTROSPECTION_DISABLED' } })));
+    ours.push(
+      mapReports(NoSchemaIntrospectionCustomRule, (e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'INTROSPECTION_DISABLED' } })),
+    );
   }
   const all = [...ours, ...specified];
   return options.suggestions ? all : all.map((rule) => (SUGGESTING_RULES.has(rule) ? mapReports(rule, withoutSuggestion) : rule));

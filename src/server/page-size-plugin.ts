@@ -50,8 +50,9 @@ export function makePageSizePlugin(limits: OperationLimits): GraphileConfig.Plug
                 $connection.setFirst(limits.defaultPageSize);
               } else {
                 $connection.setFirst(
-                  lambda($last ? [$first, $last] : [$first], ([first, last]: readonly (number | null | undefined)[]) =>
-                    checked(first) ?? (last == null ? limits.defaultPageSize : null),
+                  lambda(
+                    $last ? [$first, $last] : [$first],
+                    ([first, last]: readonly (number | null | undefined)[]) => checked(first) ?? (last == null ? limits.defaultPageSize : null),
                   ),
                 );
               }

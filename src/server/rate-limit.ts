@@ -84,7 +84,12 @@ export function rateLimit(pool: pg.Pool, options: RateLimitOptions) {
           [exceeded],
         );
         const { max_hits: limit, retry_after_seconds: retryAfter } = window.rows[0]!;
-        const headers = { 'Retry-After': String(retryAfter), 'RateLimit-Limit': String(limit), 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(retryAfter) };
+        const headers = {
+          'Retry-After': String(retryAfter),
+          'RateLimit-Limit': String(limit),
+          'RateLimit-Remaining': '0',
+          'RateLimit-Reset': String(retryAfter),
+        };
         sendError(res.set(headers), 'RATE_LIMITED', `Too many ${exceeded} requests from this address; try again in ${retryAfter} s.`);
         return;
       }

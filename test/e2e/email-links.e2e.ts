@@ -6,7 +6,18 @@ import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestApi, testConfig, type TestApi } from '../support/api.ts';
 import { ARTIFACTS, launchBrowser, type TestBrowser } from '../support/browser.ts';
 import { startWorker, type Worker } from '../../worker/runner.ts';
-import { expectGraphqlError, expectOk, liftRateLimits, login, PASSWORD, register, signIn, uniqueEmail, waitForMail, type Mail } from '../api/identity/helpers.ts';
+import {
+  expectGraphqlError,
+  expectOk,
+  liftRateLimits,
+  login,
+  PASSWORD,
+  register,
+  signIn,
+  uniqueEmail,
+  waitForMail,
+  type Mail,
+} from '../api/identity/helpers.ts';
 
 let db: TestDatabase;
 let api: TestApi;

@@ -52,10 +52,13 @@ it('the demo student can take the graded demo quiz, without seeing its key', asy
   const login = await api.graphql('mutation { login(input: {email: "omar@demo.coursebase.test", password: "demo-student-password"}) { accessToken } }');
   const token = login.body.data.login.accessToken;
   const { rows } = await db.root.query("select q.id from lms_public.quizzes q where q.title = 'Final check'");
-  const { body } = await api.graphql('mutation($q: UUID!) { startQuizAttempt(input: {quizId: $q}) { attempt { attemptNumber questions { questionType correctAnswer explanation } } } }', {
-    variables: { q: rows[0].id },
-    token,
-  });
+  const { body } = await api.graphql(
+    'mutation($q: UUID!) { startQuizAttempt(input: {quizId: $q}) { attempt { attemptNumber questions { questionType correctAnswer explanation } } } }',
+    {
+      variables: { q: rows[0].id },
+      token,
+    },
+  );
   expect(body.errors).toBeUndefined();
   expect(body.data.startQuizAttempt.attempt.attemptNumber).toBe(1);
   expect(body.data.startQuizAttempt.attempt.questions.map((q: any) => [q.questionType, q.correctAnswer, q.explanation]).sort()).toEqual([

@@ -12,7 +12,11 @@ let url: string;
 
 /** Waits until the process has printed a line that matches. */
 function waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-  return eventually(async () => pattern.exec(output) ?? undefined, () => `${pattern}; output so far:\n${output}`, timeoutMs);
+  return eventually(
+    async () => pattern.exec(output) ?? undefined,
+    () => `${pattern}; output so far:\n${output}`,
+    timeoutMs,
+  );
 }
 
 /** `npm start` as an operator runs it: a real process, on its own free port. */
@@ -20,7 +24,13 @@ beforeAll(async () => {
   db = await createTestDatabase();
   child = spawn(process.execPath, [projectPath('bin', 'start.ts')], {
     cwd: projectPath(),
-    env: { ...process.env, NODE_ENV: 'development', DATABASE_URL: db.rootUrl, PORT: '0', LMS_DATA_DIR: path.join(os.tmpdir(), `coursebase-process-${process.pid}`) },
+    env: {
+      ...process.env,
+      NODE_ENV: 'development',
+      DATABASE_URL: db.rootUrl,
+      PORT: '0',
+      LMS_DATA_DIR: path.join(os.tmpdir(), `coursebase-process-${process.pid}`),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (chunk) => (output += chunk));

@@ -127,19 +127,11 @@ export async function createTestDatabase(): Promise<TestDatabase> {
           },
         }),
       ),
-    asUser: (user, fn) =>
-      rolledBack(
-        auth,
-        [`set local role ${ROLE_OF[user.role]}`, "select set_config('jwt.claims.user_id', $1, true)"],
-        [[], [user.id]],
-        fn,
-      ),
+    asUser: (user, fn) => rolledBack(auth, [`set local role ${ROLE_OF[user.role]}`, "select set_config('jwt.claims.user_id', $1, true)"], [[], [user.id]], fn),
     asAnonymous: (fn) => rolledBack(auth, ['set local role lms_anonymous'], [[]], fn),
     async close() {
       await Promise.all([root.end(), auth.end()]);
-      await withClient(superuserUrl(baseUrl(), 'postgres'), (client) =>
-        client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`),
-      );
+      await withClient(superuserUrl(baseUrl(), 'postgres'), (client) => client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`));
     },
   };
 }

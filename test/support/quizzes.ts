@@ -179,9 +179,14 @@ export async function attemptQuestions(tx: Transaction, attemptId: string): Prom
 }
 
 /** Grade rows of an attempt by question, read as root. */
-export function gradesOf(db: Db, attemptId: string): Promise<Map<string, { points_awarded: string | null; is_correct: boolean | null; feedback: string | null }>> {
+export function gradesOf(
+  db: Db,
+  attemptId: string,
+): Promise<Map<string, { points_awarded: string | null; is_correct: boolean | null; feedback: string | null }>> {
   return asRoot(db, async (q) => {
-    const { rows } = await q.query('select question_id, points_awarded, is_correct, feedback from lms_public.quiz_answer_grades where attempt_id = $1', [attemptId]);
+    const { rows } = await q.query('select question_id, points_awarded, is_correct, feedback from lms_public.quiz_answer_grades where attempt_id = $1', [
+      attemptId,
+    ]);
     return new Map(rows.map(({ question_id, ...grade }) => [question_id as string, grade]));
   });
 }

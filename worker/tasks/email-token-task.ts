@@ -21,10 +21,10 @@ export function emailTokenTask(
 ): Task {
   return async (payload, helpers) => {
     if (!isPayload(payload)) throw new Error('payload needs a userId');
-    const { rows } = await helpers.query<{ token: string; email: string; full_name: string }>(
-      'select * from lms_private.issue_email_token($1, $2)',
-      [payload.userId, purpose],
-    );
+    const { rows } = await helpers.query<{ token: string; email: string; full_name: string }>('select * from lms_private.issue_email_token($1, $2)', [
+      payload.userId,
+      purpose,
+    ]);
     const minted = rows[0];
     if (!minted) {
       helpers.logger.info(`no ${purpose} email needed for user ${payload.userId}`);

@@ -26,13 +26,20 @@ it("a dropped student's rating leaves the public average and count, and comes ba
   const [harsh, kind] = [await insertUser(db.root), await insertUser(db.root)];
   const rating = async () => (await ok('query($c: UUID!) { course(rowId: $c) { averageRating reviewCount } }', { c: course.id })).course;
 
-  for (const [who, stars] of [[harsh, 1], [kind, 5]] as const) {
+  for (const [who, stars] of [
+    [harsh, 1],
+    [kind, 5],
+  ] as const) {
     const token = accessToken(api.config, who);
     const { enroll } = await ok('mutation($c: UUID!) { enroll(input: {courseId: $c}) { enrollment { rowId } } }', { c: course.id }, token);
-    await ok('mutation($id: UUID!, $r: Int) { updateEnrollment(input: {rowId: $id, patch: {rating: $r}}) { enrollment { rating } } }', {
-      id: enroll.enrollment.rowId,
-      r: stars,
-    }, token);
+    await ok(
+      'mutation($id: UUID!, $r: Int) { updateEnrollment(input: {rowId: $id, patch: {rating: $r}}) { enrollment { rating } } }',
+      {
+        id: enroll.enrollment.rowId,
+        r: stars,
+      },
+      token,
+    );
   }
   expect(await rating()).toEqual({ averageRating: '3.00', reviewCount: 2 });
 

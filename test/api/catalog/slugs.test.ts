@@ -19,7 +19,7 @@ async function instructor(): Promise<string> {
   return accessToken(api.config, await insertUser(db.root, { role: 'instructor' }));
 }
 
-it('a course titled like another instructor\'s hidden draft gets a random suffix, and concurrent ones distinct slugs', async () => {
+it("a course titled like another instructor's hidden draft gets a random suffix, and concurrent ones distinct slugs", async () => {
   const [owner, other] = [await instructor(), await instructor()];
   const draft = await api.graphql(createCourse, { variables: { t: 'Quiet Plans' }, token: owner });
   expect(draft.body).toEqual({ data: { createCourse: { course: { slug: 'quiet-plans' } } } });

@@ -67,7 +67,11 @@ it('completing a course over HTTP yields a certificate that verifies, serves its
   const pdf = await fetch(`${api.url}/certificates/${number}.pdf`);
   expect(pdf.status).toBe(200);
   expect(pdf.headers.get('content-type')).toContain('application/pdf');
-  expect(Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString()).toBe('%PDF-');
+  expect(
+    Buffer.from(await pdf.arrayBuffer())
+      .subarray(0, 5)
+      .toString(),
+  ).toBe('%PDF-');
 
   await ok(
     'mutation($id: UUID!) { revokeCertificate(input: {certificateId: $id, reason: "Issued in error"}) { certificate { isRevoked } } }',

@@ -142,10 +142,10 @@ it('answers 404 with an HTML page for an unknown or mistyped number, and for a m
 
 it('shows a revoked certificate with its date and reason', async () => {
   const cert = await issue('Revoked Person', 'Ethics');
-  await db.root.query(
-    "update lms_public.certificates set is_revoked = true, revoked_at = '2026-03-04T10:00:00Z', revoked_reason = $2 where id = $1",
-    [cert.id, 'Plagiarism <found> later'],
-  );
+  await db.root.query("update lms_public.certificates set is_revoked = true, revoked_at = '2026-03-04T10:00:00Z', revoked_reason = $2 where id = $1", [
+    cert.id,
+    'Plagiarism <found> later',
+  ]);
   const { res, html } = await page(cert.number);
   expect(res.status).toBe(200);
   expect(html).toContain('id="status">Revoked on 2026-03-04');
@@ -189,7 +189,12 @@ it('a revoked number, once reissued, still shows its revocation (date, reason) a
   const { body } = await api.graphql('query ($n: String!) { verifyCertificate(number: $n) { status revokedAt revokedReason replacedBy } }', {
     variables: { n: cert.number },
   });
-  expect(body.data.verifyCertificate).toEqual({ status: 'revoked', revokedAt: expect.stringContaining(today), revokedReason: 'Issued under a misspelt name', replacedBy: next });
+  expect(body.data.verifyCertificate).toEqual({
+    status: 'revoked',
+    revokedAt: expect.stringContaining(today),
+    revokedReason: 'Issued under a misspelt name',
+    replacedBy: next,
+  });
 });
 
 it('links percent-encode the check symbols * ~ $ = (U is a plain letter), and the encoded links resolve', async () => {

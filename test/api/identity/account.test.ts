@@ -1,8 +1,6 @@
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { startTestApi, type TestApi } from '../../support/api.ts';
-import {
-  PASSWORD, Q, errorCode, expectGraphqlError, expectOk, liftRateLimits, login, newAccount, refresh, signIn,
-} from './helpers.ts';
+import { PASSWORD, Q, errorCode, expectGraphqlError, expectOk, liftRateLimits, login, newAccount, refresh, signIn } from './helpers.ts';
 
 let db: TestDatabase;
 let api: TestApi;
@@ -75,13 +73,20 @@ describe('updateProfile', () => {
       'mutation($meta: JSON) { updateProfile(input: {fullName: "  Ada Lovelace ", profileMetadata: $meta}) { user { rowId fullName profileMetadata } } }',
       { token: user.accessToken, variables: { meta: { bio: 'Analyst', links: ['https://example.test'] } } },
     );
-    expect(expectOk(res).updateProfile.user).toEqual({ rowId: user.id, fullName: 'Ada Lovelace', profileMetadata: { bio: 'Analyst', links: ['https://example.test'] } });
+    expect(expectOk(res).updateProfile.user).toEqual({
+      rowId: user.id,
+      fullName: 'Ada Lovelace',
+      profileMetadata: { bio: 'Analyst', links: ['https://example.test'] },
+    });
     expect(expectOk(await api.graphql(Q.me, { token: user.accessToken })).currentUser.fullName).toBe('Ada Lovelace');
   });
 
   it('refuses an empty name with INVAL', async () => {
     const user = await newAccount(api, 'profile-empty');
-    expectGraphqlError(await api.graphql('mutation { updateProfile(input: {fullName: "  ", profileMetadata: {}}) { user { rowId } } }', { token: user.accessToken }), 'INVAL');
+    expectGraphqlError(
+      await api.graphql('mutation { updateProfile(input: {fullName: "  ", profileMetadata: {}}) { user { rowId } } }', { token: user.accessToken }),
+      'INVAL',
+    );
   });
 
   it('is refused to anonymous callers', async () => {

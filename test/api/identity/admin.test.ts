@@ -1,9 +1,7 @@
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { startTestApi, type TestApi } from '../../support/api.ts';
 import { insertUser } from '../../support/fixtures.ts';
-import {
-  Q, claimsOf, errorCode, expectGraphqlError, expectOk, liftRateLimits, login, newAccount, refresh, signIn, type Session,
-} from './helpers.ts';
+import { Q, claimsOf, errorCode, expectGraphqlError, expectOk, liftRateLimits, login, newAccount, refresh, signIn, type Session } from './helpers.ts';
 
 let db: TestDatabase;
 let api: TestApi;
@@ -108,18 +106,26 @@ describe('setUserRole', () => {
 });
 
 describe('admin mutations refuse everyone else', () => {
-  it.each(['student', 'instructor'] as const)('the %s caller gets 42501 from setUserRole, setUserActive and resetUserMfa, and nothing changes', async (role) => {
-    const row = await insertUser(db.root, { role, password: 'caller password 1234' });
-    const caller = { id: row.id, ...(await signIn(api, row.email, 'caller password 1234')) };
-    const target = await newAccount(api, 'target');
-    const as = (query: string, variables: Record<string, unknown>) => api.graphql(query, { token: caller.accessToken, variables });
-    expectGraphqlError(await as(Q.setUserRole, { id: caller.id, role: 'admin' }), '42501');
-    expectGraphqlError(await as(Q.setUserRole, { id: target.id, role: 'admin' }), '42501');
-    expectGraphqlError(await as(Q.setUserActive, { id: target.id, active: false }), '42501');
-    expectGraphqlError(await as(Q.resetUserMfa, { id: target.id }), '42501');
-    const { rows } = await db.root.query('select id, role, is_active from lms_public.users where id = any($1) order by role', [[caller.id, target.id]]);
-    expect(rows.map((r) => [r.role, r.is_active])).toEqual([[role, true], ['student', true]].sort());
-  });
+  it.each(['student', 'instructor'] as const)(
+    'the %s caller gets 42501 from setUserRole, setUserActive and resetUserMfa, and nothing changes',
+    async (role) => {
+      const row = await insertUser(db.root, { role, password: 'caller password 1234' });
+      const caller = { id: row.id, ...(await signIn(api, row.email, 'caller password 1234')) };
+      const target = await newAccount(api, 'target');
+      const as = (query: string, variables: Record<string, unknown>) => api.graphql(query, { token: caller.accessToken, variables });
+      expectGraphqlError(await as(Q.setUserRole, { id: caller.id, role: 'admin' }), '42501');
+      expectGraphqlError(await as(Q.setUserRole, { id: target.id, role: 'admin' }), '42501');
+      expectGraphqlError(await as(Q.setUserActive, { id: target.id, active: false }), '42501');
+      expectGraphqlError(await as(Q.resetUserMfa, { id: target.id }), '42501');
+      const { rows } = await db.root.query('select id, role, is_active from lms_public.users where id = any($1) order by role', [[caller.id, target.id]]);
+      expect(rows.map((r) => [r.role, r.is_active])).toEqual(
+        [
+          [role, true],
+          ['student', true],
+        ].sort(),
+      );
+    },
+  );
 
   it('anonymous callers get 42501 too', async () => {
     const target = await newAccount(api, 'anon-target');

@@ -1,9 +1,7 @@
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { startTestApi, type TestApi } from '../../support/api.ts';
 import { insertUser } from '../../support/fixtures.ts';
-import {
-  PASSWORD, Q, expectGraphqlError, expectOk, liftRateLimits, login, newAccount, refresh, signIn, totp, uniqueEmail, type Session,
-} from './helpers.ts';
+import { PASSWORD, Q, expectGraphqlError, expectOk, liftRateLimits, login, newAccount, refresh, signIn, totp, uniqueEmail, type Session } from './helpers.ts';
 
 let db: TestDatabase;
 let api: TestApi;
@@ -73,8 +71,19 @@ it('records the identity flows of a user, newest first, stamped with the client 
   const { events, json } = await auditLog();
   const types = typesFor(events, user.id);
   for (const type of [
-    'registered', 'login_succeeded', 'login_failed', 'account_locked', 'login_refused_locked', 'refresh_token_already_rotated',
-    'refresh_token_reused', 'mfa_enrollment_started', 'mfa_enabled', 'mfa_recovery_code_used', 'mfa_disabled', 'password_changed', 'logout',
+    'registered',
+    'login_succeeded',
+    'login_failed',
+    'account_locked',
+    'login_refused_locked',
+    'refresh_token_already_rotated',
+    'refresh_token_reused',
+    'mfa_enrollment_started',
+    'mfa_enabled',
+    'mfa_recovery_code_used',
+    'mfa_disabled',
+    'password_changed',
+    'logout',
   ]) {
     expect({ type, recorded: types.has(type) }).toEqual({ type, recorded: true });
   }
@@ -98,4 +107,3 @@ it("records an admin's role changes and deactivations with the admin as actor", 
   expect(mine.find((e) => e.eventType === 'role_changed')).toMatchObject({ actorId: admin.id, details: { from: 'student', to: 'instructor' } });
   expect(mine.find((e) => e.eventType === 'user_deactivated')).toMatchObject({ actorId: admin.id });
 });
-

@@ -4,7 +4,22 @@ import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { startTestApi, testConfig, type TestApi } from '../../support/api.ts';
 import { startWorker, type Worker } from '../../../worker/runner.ts';
-import { PASSWORD, Q, errorCode, expectGraphqlError, expectOk, liftRateLimits, login, readOutbox, refresh, register, signIn, tokenInMail, uniqueEmail, waitForMail } from './helpers.ts';
+import {
+  PASSWORD,
+  Q,
+  errorCode,
+  expectGraphqlError,
+  expectOk,
+  liftRateLimits,
+  login,
+  readOutbox,
+  refresh,
+  register,
+  signIn,
+  tokenInMail,
+  uniqueEmail,
+  waitForMail,
+} from './helpers.ts';
 import { eventually } from '../../support/eventually.ts';
 
 let db: TestDatabase;

@@ -97,7 +97,11 @@ describe('the verification link', () => {
     expectOk(await register(api, email));
     const token = linkIn(await waitForMail(outbox, email, /confirm your email/i, seen), 'verify-email').searchParams.get('token')!;
 
-    const forgeries: Array<Record<string, string>> = [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://evil.example' }];
+    const forgeries: Array<Record<string, string>> = [
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+      { origin: 'https://evil.example' },
+    ];
     for (const headers of forgeries) {
       const res = await post('verify-email', { token }, headers);
       expect(res.status).toBe(403);
@@ -195,4 +199,3 @@ describe('what the pages leave behind', () => {
     expect(logged.filter((line) => tokensSeen.some((token) => line.includes(token)))).toEqual([]);
   });
 });
-

@@ -98,9 +98,7 @@ export interface Mail {
 }
 
 function decodeQuotedPrintable(body: string): string {
-  const bytes = body
-    .replace(/=\r?\n/g, '')
-    .replace(/=([0-9A-F]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
   return Buffer.from(bytes, 'latin1').toString('utf8');
 }
 
@@ -112,7 +110,14 @@ export function parseEml(file: string, raw: string): Mail {
   const encoding = header('Content-Transfer-Encoding').toLowerCase();
   if (encoding === 'quoted-printable') body = decodeQuotedPrintable(body);
   else if (encoding === 'base64') body = Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
-  return { file, to: header('To').replace(/^.*<(.*)>.*$/, '$1').toLowerCase(), subject: header('Subject'), text: body };
+  return {
+    file,
+    to: header('To')
+      .replace(/^.*<(.*)>.*$/, '$1')
+      .toLowerCase(),
+    subject: header('Subject'),
+    text: body,
+  };
 }
 
 export async function readOutbox(dir: string): Promise<Mail[]> {

@@ -29,22 +29,34 @@ const rowOf = async (id: string) =>
   (await db.root.query('select full_name, profile_metadata, role, is_active, mfa_enabled, email from lms_public.users where id = $1', [id])).rows[0];
 
 describe("student A cannot read student B's account", () => {
-  it('users lists only A, with A\'s own email', async () => {
+  it("users lists only A, with A's own email", async () => {
     const res = expectOk(await asA('{ users { totalCount nodes { rowId email } } }'));
     expect(res.users).toEqual({ totalCount: 1, nodes: [{ rowId: a.id, email: a.email }] });
   });
 
   it('user(rowId: B), userByEmail(B) and userById(B) are null', async () => {
-    const res = expectOk(await asA('query($id: UUID!, $email: String!, $node: ID!) { user(rowId: $id) { rowId } userByEmail(email: $email) { rowId } userById(id: $node) { rowId } }', {
-      id: b.id, email: b.email, node: await nodeIdOf(b.id),
-    }));
+    const res = expectOk(
+      await asA(
+        'query($id: UUID!, $email: String!, $node: ID!) { user(rowId: $id) { rowId } userByEmail(email: $email) { rowId } userById(id: $node) { rowId } }',
+        {
+          id: b.id,
+          email: b.email,
+          node: await nodeIdOf(b.id),
+        },
+      ),
+    );
     expect(res).toEqual({ user: null, userByEmail: null, userById: null });
     // The Node ID is built right: A's own resolves.
     expect(expectOk(await asA('query($node: ID!) { userById(id: $node) { rowId } }', { node: await nodeIdOf(a.id) })).userById).toEqual({ rowId: a.id });
   });
 
   it('filters and conditions cannot probe for B either', async () => {
-    const res = expectOk(await asA('query($email: String!) { users(filter: {email: {startsWith: "student-b"}}) { totalCount } byCond: users(condition: {email: $email}) { totalCount } }', { email: b.email }));
+    const res = expectOk(
+      await asA(
+        'query($email: String!) { users(filter: {email: {startsWith: "student-b"}}) { totalCount } byCond: users(condition: {email: $email}) { totalCount } }',
+        { email: b.email },
+      ),
+    );
     expect(res).toEqual({ users: { totalCount: 0 }, byCond: { totalCount: 0 } });
   });
 
@@ -74,8 +86,14 @@ describe("student A cannot change student B's account", () => {
     const patch = { fullName: 'Owned by A', profileMetadata: { owned: true } };
     const results = [
       await asA('mutation($id: UUID!, $patch: UserPatch!) { updateUser(input: {rowId: $id, patch: $patch}) { user { rowId fullName } } }', { id: b.id, patch }),
-      await asA('mutation($email: String!, $patch: UserPatch!) { updateUserByEmail(input: {email: $email, patch: $patch}) { user { rowId fullName } } }', { email: b.email, patch }),
-      await asA('mutation($node: ID!, $patch: UserPatch!) { updateUserById(input: {id: $node, patch: $patch}) { user { rowId fullName } } }', { node: await nodeIdOf(b.id), patch }),
+      await asA('mutation($email: String!, $patch: UserPatch!) { updateUserByEmail(input: {email: $email, patch: $patch}) { user { rowId fullName } } }', {
+        email: b.email,
+        patch,
+      }),
+      await asA('mutation($node: ID!, $patch: UserPatch!) { updateUserById(input: {id: $node, patch: $patch}) { user { rowId fullName } } }', {
+        node: await nodeIdOf(b.id),
+        patch,
+      }),
     ];
     for (const res of results) {
       expect(res.status).toBe(200);
@@ -86,7 +104,7 @@ describe("student A cannot change student B's account", () => {
     expect(await rowOf(b.id)).toEqual(before);
   });
 
-  it("the patch has no role, isActive, mfaEnabled, email or emailVerifiedAt: sending one is a validation error", async () => {
+  it('the patch has no role, isActive, mfaEnabled, email or emailVerifiedAt: sending one is a validation error', async () => {
     const before = await rowOf(a.id);
     for (const field of ['role: "admin"', 'isActive: false', 'mfaEnabled: false', 'email: "x@example.test"', 'emailVerifiedAt: "2020-01-01T00:00:00Z"']) {
       const res = await asA(`mutation($id: UUID!) { updateUser(input: {rowId: $id, patch: {${field}}}) { user { rowId role } } }`, { id: a.id });
@@ -97,14 +115,18 @@ describe("student A cannot change student B's account", () => {
   });
 
   it('A may change their own name and profile through updateUser', async () => {
-    const res = expectOk(await asA('mutation($id: UUID!) { updateUser(input: {rowId: $id, patch: {fullName: "A Renamed"}}) { user { rowId fullName role } } }', { id: a.id }));
+    const res = expectOk(
+      await asA('mutation($id: UUID!) { updateUser(input: {rowId: $id, patch: {fullName: "A Renamed"}}) { user { rowId fullName role } } }', { id: a.id }),
+    );
     expect(res.updateUser.user).toEqual({ rowId: a.id, fullName: 'A Renamed', role: 'student' });
   });
 
   it("A cannot end B's session: logout needs B's refresh token itself", async () => {
     const [jti] = b.refreshToken.split('.');
     for (const guess of [jti!, `${jti}.`, `${jti}.${'0'.repeat(64)}`, b.id]) {
-      expect(expectOk(await asA('mutation($t: String!) { logout(input: {refreshToken: $t}) { success } }', { t: guess }))).toEqual({ logout: { success: true } });
+      expect(expectOk(await asA('mutation($t: String!) { logout(input: {refreshToken: $t}) { success } }', { t: guess }))).toEqual({
+        logout: { success: true },
+      });
     }
     // logoutEverywhere ends only the caller's own sessions.
     const aSecond = await signIn(api, a.email);
@@ -115,7 +137,7 @@ describe("student A cannot change student B's account", () => {
 });
 
 describe('the audit log is for admins only', () => {
-  it('securityEvents, securityEvent and a user\'s nested securityEvents are refused to a student', async () => {
+  it("securityEvents, securityEvent and a user's nested securityEvents are refused to a student", async () => {
     expectGraphqlError(await asA(Q.securityEvents), '42501');
     expectGraphqlError(await asA('{ securityEvent(rowId: "1") { eventType } }'), '42501');
     const nested = await asA('{ currentUser { securityEvents { nodes { eventType } } } }');

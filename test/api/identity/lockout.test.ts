@@ -44,7 +44,7 @@ it('failures from another IP do not lock the owner out of this one', async () =>
       client.release();
     }
   }
-  const { rows } = await db.root.query("select host(client_ip) as ip from lms_private.user_lockouts where user_id = $1 and locked_until > now()", [user.id]);
+  const { rows } = await db.root.query('select host(client_ip) as ip from lms_private.user_lockouts where user_id = $1 and locked_until > now()', [user.id]);
   expect(rows).toEqual([{ ip: '203.0.113.77' }]);
   await signIn(api, user.email);
 });

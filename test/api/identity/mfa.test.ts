@@ -2,7 +2,17 @@ import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { startTestApi, type TestApi } from '../../support/api.ts';
 import { insertUser } from '../../support/fixtures.ts';
 import {
-  Q, awaitFreshTotpStep, errorCode, expectGraphqlError, expectOk, liftRateLimits, login, newAccount, signIn, totp, wrongTotp,
+  Q,
+  awaitFreshTotpStep,
+  errorCode,
+  expectGraphqlError,
+  expectOk,
+  liftRateLimits,
+  login,
+  newAccount,
+  signIn,
+  totp,
+  wrongTotp,
   type Session,
 } from './helpers.ts';
 
@@ -19,7 +29,8 @@ afterAll(async () => {
 });
 
 type Account = Awaited<ReturnType<typeof newAccount>>;
-const enable = async (token: string) => expectOk(await api.graphql(Q.enableMfa, { token })).enableMfa as { secret: string; otpauthUrl: string; qrCodeDataUrl: string };
+const enable = async (token: string) =>
+  expectOk(await api.graphql(Q.enableMfa, { token })).enableMfa as { secret: string; otpauthUrl: string; qrCodeDataUrl: string };
 const confirm = (token: string, code: string) => api.graphql(Q.confirmMfa, { token, variables: { code } });
 const me = async (token: string) => expectOk(await api.graphql(Q.me, { token })).currentUser;
 
@@ -117,7 +128,7 @@ describe('an MFA life cycle, step by step', () => {
     expectGraphqlError(await api.graphql(Q.enableMfa, { token: user.accessToken }), 'MFAON');
   });
 
-  it('disableMfa refuses a wrong code (MFABD), then turns MFA off with the next step\'s code', async () => {
+  it("disableMfa refuses a wrong code (MFABD), then turns MFA off with the next step's code", async () => {
     expectGraphqlError(await api.graphql(Q.disableMfa, { token: user.accessToken, variables: { code: await wrongTotp(secret) } }), 'MFABD');
     expect((await me(user.accessToken)).mfaEnabled).toBe(true);
     const res = await api.graphql(Q.disableMfa, { token: user.accessToken, variables: { code: await totp(secret, 1) } });
@@ -176,7 +187,7 @@ describe('resetUserMfa', () => {
     await signIn(api, user.email);
   });
 
-  it('a student cannot reset anyone\'s MFA, not even their own', async () => {
+  it("a student cannot reset anyone's MFA, not even their own", async () => {
     const user = await accountWithMfa('self-reset');
     expectGraphqlError(await api.graphql(Q.resetUserMfa, { token: user.accessToken, variables: { id: user.id } }), '42501');
     expectGraphqlError(await login(api, user.email), 'MFARQ');

@@ -67,7 +67,10 @@ describe('login', () => {
     expectOk(await api.graphql('{ login: currentUser { rowId } }'));
     // Nor is the other operation of a document that also holds a login.
     const document = `mutation Attempt { login(${loginArgs('x@example.test')}) { accessToken } } query Who { currentUser { rowId } }`;
-    expect(await post(JSON.stringify({ query: document, operationName: 'Who' }), 'application/json')).toEqual({ status: 200, body: { data: { currentUser: null } } });
+    expect(await post(JSON.stringify({ query: document, operationName: 'Who' }), 'application/json')).toEqual({
+      status: 200,
+      body: { data: { currentUser: null } },
+    });
     expect(await post(JSON.stringify({ query: document, operationName: 'Attempt' }), 'application/json')).toEqual(RATE_LIMITED);
     // Another limited action has its own budget.
     expectOk(await register(api, uniqueEmail('still-registers')));
@@ -80,7 +83,9 @@ describe('login', () => {
     expect((await api.graphql(aliased(10, 0))).status).toBe(200);
     expect(await hits('login')).toBe(10);
     expect((await api.graphql(`mutation { signIn: login(${loginArgs('x@example.test')}) { accessToken } }`)).status).toBe(200);
-    expect((await api.graphql(`mutation { ...F } fragment F on Mutation { viaFragment: login(${loginArgs('y@example.test')}) { accessToken } }`)).status).toBe(200);
+    expect((await api.graphql(`mutation { ...F } fragment F on Mutation { viaFragment: login(${loginArgs('y@example.test')}) { accessToken } }`)).status).toBe(
+      200,
+    );
     expect(await hits('login')).toBe(12);
     expect((await api.graphql(aliased(18, 10))).status).toBe(200);
     expect(await hits('login')).toBe(30);
@@ -116,7 +121,8 @@ describe('login', () => {
 });
 
 describe('the other limited mutations', () => {
-  const requestReset = () => api.graphql('mutation($e: String!) { requestPasswordReset(input: {email: $e}) { success } }', { variables: { e: uniqueEmail('reset') } });
+  const requestReset = () =>
+    api.graphql('mutation($e: String!) { requestPasswordReset(input: {email: $e}) { success } }', { variables: { e: uniqueEmail('reset') } });
   const resetPassword = () => api.graphql('mutation { resetPassword(input: {token: "nope", newPassword: "a strong password"}) { success } }');
   const verifyEmail = () => api.graphql('mutation { verifyEmail(input: {token: "nope"}) { success } }');
   const resend = () => api.graphql('mutation { resendVerificationEmail(input: {}) { success } }', { token: user.accessToken });

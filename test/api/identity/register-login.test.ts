@@ -1,8 +1,6 @@
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { startTestApi, type TestApi } from '../../support/api.ts';
-import {
-  PASSWORD, Q, claimsOf, errorCode, expectGraphqlError, expectOk, liftRateLimits, login, register, signIn, uniqueEmail,
-} from './helpers.ts';
+import { PASSWORD, Q, claimsOf, errorCode, expectGraphqlError, expectOk, liftRateLimits, login, register, signIn, uniqueEmail } from './helpers.ts';
 
 let db: TestDatabase;
 let api: TestApi;

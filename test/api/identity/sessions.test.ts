@@ -1,8 +1,6 @@
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { startTestApi, type TestApi } from '../../support/api.ts';
-import {
-  Q, claimsOf, errorCode, expectGraphqlError, expectOk, liftRateLimits, newAccount, refresh, signIn, type GqlResult,
-} from './helpers.ts';
+import { Q, claimsOf, errorCode, expectGraphqlError, expectOk, liftRateLimits, newAccount, refresh, signIn, type GqlResult } from './helpers.ts';
 
 let db: TestDatabase;
 /** The default reuse interval: 10 seconds. */

@@ -51,7 +51,10 @@ describe('access tokens refused with HTTP 401 before GraphQL runs', () => {
 
   it('refuses an expired token', async () => {
     const expired = jwt.sign({ role: 'student', exp: now() - 60 }, api.config.jwtSecret, {
-      algorithm: 'HS256', subject: user.id, issuer: api.config.jwtIssuer, audience: api.config.jwtAudience,
+      algorithm: 'HS256',
+      subject: user.id,
+      issuer: api.config.jwtIssuer,
+      audience: api.config.jwtAudience,
     });
     await expect401(expired, 'INVALID_TOKEN');
   });
@@ -62,7 +65,8 @@ describe('access tokens refused with HTTP 401 before GraphQL runs', () => {
   });
 
   it('refuses a token without an expiry, or with an unknown role or a bad subject', async () => {
-    const sign = (payload: object) => jwt.sign(payload, api.config.jwtSecret, { algorithm: 'HS256', issuer: api.config.jwtIssuer, audience: api.config.jwtAudience });
+    const sign = (payload: object) =>
+      jwt.sign(payload, api.config.jwtSecret, { algorithm: 'HS256', issuer: api.config.jwtIssuer, audience: api.config.jwtAudience });
     await expect401(sign({ sub: user.id, role: 'student' }), 'INVALID_TOKEN');
     await expect401(sign({ sub: user.id, role: 'superuser', exp: now() + 600 }), 'INVALID_TOKEN');
     await expect401(sign({ sub: 'not-a-uuid', role: 'student', exp: now() + 600 }), 'INVALID_TOKEN');

@@ -56,16 +56,29 @@ it('browse, enroll, progress, complete and review, over HTTP as clients would', 
   await ok('mutation($c: UUID!) { publishCourse(input: {courseId: $c}) { course { isPublished } } }', { c: course.rowId }, teacher);
 
   // A visitor browses the catalog and the public syllabus; bodies stay hidden but for previews.
-  const catalog = await ok('{ courses(condition: {isPublished: true}) { nodes { title syllabus { title lessonType isPreview } } } lessons { nodes { title content videoUrl } } }');
+  const catalog = await ok(
+    '{ courses(condition: {isPublished: true}) { nodes { title syllabus { title lessonType isPreview } } } lessons { nodes { title content videoUrl } } }',
+  );
   expect(catalog.courses.nodes).toEqual([
-    { title: 'Intro to SQL', syllabus: [{ title: 'Welcome', lessonType: 'video', isPreview: true }, { title: 'Reading', lessonType: 'text', isPreview: false }] },
+    {
+      title: 'Intro to SQL',
+      syllabus: [
+        { title: 'Welcome', lessonType: 'video', isPreview: true },
+        { title: 'Reading', lessonType: 'text', isPreview: false },
+      ],
+    },
   ]);
   expect(catalog.lessons.nodes).toEqual([{ title: 'Welcome', content: null, videoUrl: 'https://video.example/welcome' }]);
 
   // A student enrolls, works, completes; the numbers follow at every step.
   const student = await signUp('student@example.test');
-  const enrolled = (await ok('mutation($c: UUID!) { enroll(input: {courseId: $c}) { enrollment { rowId status totalLessonsCount progressPercentage } } }', { c: course.rowId }, student))
-    .enroll.enrollment;
+  const enrolled = (
+    await ok(
+      'mutation($c: UUID!) { enroll(input: {courseId: $c}) { enrollment { rowId status totalLessonsCount progressPercentage } } }',
+      { c: course.rowId },
+      student,
+    )
+  ).enroll.enrollment;
   expect(enrolled).toMatchObject({ status: 'active', totalLessonsCount: 2, progressPercentage: '0.00' });
   const bodies = await ok('{ lessons(orderBy: ORDER_INDEX_ASC) { nodes { title content } } }', {}, student);
   expect(bodies.lessons.nodes).toEqual([
@@ -81,10 +94,17 @@ it('browse, enroll, progress, complete and review, over HTTP as clients would', 
   );
   expect(beat.recordLessonProgress.lessonProgress.lastPositionSeconds).toBe(600);
   // A seek to the end is not watching: the video completes once 80% of its ten minutes were spent on it.
-  const early = await api.graphql('mutation($l: UUID!) { completeLesson(input: {lessonId: $l}) { lessonProgress { status } } }', { variables: { l: first.rowId }, token: student });
+  const early = await api.graphql('mutation($l: UUID!) { completeLesson(input: {lessonId: $l}) { lessonProgress { status } } }', {
+    variables: { l: first.rowId },
+    token: student,
+  });
   expect(early.body.errors?.[0]?.extensions?.code).toBe('WATCH');
   await rewindLessonClock(db.root, enrolled.rowId, first.rowId, 600);
-  await ok('mutation($l: UUID!) { recordLessonProgress(input: {lessonId: $l, positionSeconds: 600, secondsSpent: 600}) { lessonProgress { timeSpentSeconds } } }', { l: first.rowId }, student);
+  await ok(
+    'mutation($l: UUID!) { recordLessonProgress(input: {lessonId: $l, positionSeconds: 600, secondsSpent: 600}) { lessonProgress { timeSpentSeconds } } }',
+    { l: first.rowId },
+    student,
+  );
   await ok('mutation($l: UUID!) { completeLesson(input: {lessonId: $l}) { lessonProgress { status } } }', { l: first.rowId }, student);
   let mine = (await ok('{ enrollments { nodes { status progressPercentage completedLessonsCount startedAt } } }', {}, student)).enrollments.nodes;
   expect(mine).toEqual([{ status: 'active', progressPercentage: '50.00', completedLessonsCount: 1, startedAt: expect.any(String) }]);
@@ -94,7 +114,11 @@ it('browse, enroll, progress, complete and review, over HTTP as clients would', 
   expect(mine).toEqual([{ rowId: enrolled.rowId, status: 'completed', progressPercentage: '100.00', completedAt: expect.any(String), hasNewContent: false }]);
 
   // Review: the course's public rating follows.
-  await ok('mutation($id: UUID!) { updateEnrollment(input: {rowId: $id, patch: {rating: 4, review: "Clear"}}) { enrollment { rating } } }', { id: enrolled.rowId }, student);
+  await ok(
+    'mutation($id: UUID!) { updateEnrollment(input: {rowId: $id, patch: {rating: 4, review: "Clear"}}) { enrollment { rating } } }',
+    { id: enrolled.rowId },
+    student,
+  );
   const rated = await ok('{ courses { nodes { averageRating reviewCount } } }');
   expect(rated.courses.nodes).toEqual([{ averageRating: '4.00', reviewCount: 1 }]);
 

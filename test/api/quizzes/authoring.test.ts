@@ -27,7 +27,11 @@ it('createQuiz and updateQuiz: the instructor and admins; another instructor and
   const sc = await scenario(db, api, {});
   const other = accessToken(api.config, await newUser(db.root, 'instructor'));
   const admin = accessToken(api.config, await newUser(db.root, 'admin'));
-  const [l1, l2, text] = [await lessonIn(db.root, sc.courseId, 'quiz'), await lessonIn(db.root, sc.courseId, 'quiz'), await lessonIn(db.root, sc.courseId, 'text')];
+  const [l1, l2, text] = [
+    await lessonIn(db.root, sc.courseId, 'quiz'),
+    await lessonIn(db.root, sc.courseId, 'quiz'),
+    await lessonIn(db.root, sc.courseId, 'text'),
+  ];
 
   for (const token of [other, sc.s]) {
     const { body } = await api.graphql(createQuiz, { variables: { l: l1 }, token });
@@ -38,7 +42,10 @@ it('createQuiz and updateQuiz: the instructor and admins; another instructor and
   await ok(api, createQuiz, { l: l2 }, admin);
 
   // RLS hides the row from another instructor's update (NTFND); a student lacks the grant (42501).
-  for (const [token, code] of [[other, 'NTFND'], [sc.s, '42501']] as const) {
+  for (const [token, code] of [
+    [other, 'NTFND'],
+    [sc.s, '42501'],
+  ] as const) {
     const { body } = await api.graphql(updateQuiz, { variables: { q: sc.quizId, t: 'hijacked' }, token });
     expect(body.data?.updateQuiz?.quiz ?? null).toBeNull();
     expect(errorCode(body)).toBe(code);
@@ -60,7 +67,15 @@ it('saveQuizQuestion: FRBDN for another instructor, refused for a student, INVAL
   const bad = await api.graphql(saveQuestion, { variables: { ...vars, points: '0' }, token: sc.t });
   expect(errorCode(bad.body)).toBe('INVAL');
   const badOptions = await api.graphql(saveQuestion, {
-    variables: { q: sc.quizId, type: 'multiple_choice', key: { correct: ['a'] }, options: [{ id: 'a', text: 'x', correct: true }, { id: 'b', text: 'y' }] },
+    variables: {
+      q: sc.quizId,
+      type: 'multiple_choice',
+      key: { correct: ['a'] },
+      options: [
+        { id: 'a', text: 'x', correct: true },
+        { id: 'b', text: 'y' },
+      ],
+    },
     token: sc.t,
   });
   expect(errorCode(badOptions.body)).toBe('INVAL');
@@ -78,15 +93,22 @@ it('gradingQueue, gradeEssay and regradeQuiz over HTTP', async () => {
   const sc = await scenario(db, api, { passingScore: 50 });
   const other = accessToken(api.config, await newUser(db.root, 'instructor'));
   const essay = (await ok(api, saveQuestion, { q: sc.quizId, type: 'essay', points: '2' }, sc.t)).saveQuizQuestion.question.rowId;
-  const attempt = (await ok(api, 'mutation($q: UUID!) { startQuizAttempt(input: {quizId: $q}) { attempt { rowId } } }', { q: sc.quizId }, sc.s)).startQuizAttempt.attempt;
+  const attempt = (await ok(api, 'mutation($q: UUID!) { startQuizAttempt(input: {quizId: $q}) { attempt { rowId } } }', { q: sc.quizId }, sc.s))
+    .startQuizAttempt.attempt;
   const submitted = (
-    await ok(api, 'mutation($a: UUID!, $ans: JSON) { submitQuizAttempt(input: {attemptId: $a, answers: $ans}) { attempt { status score percentage isPassed } } }', { a: attempt.rowId, ans: { ...sc.right, [essay]: 'An essay' } }, sc.s)
+    await ok(
+      api,
+      'mutation($a: UUID!, $ans: JSON) { submitQuizAttempt(input: {attemptId: $a, answers: $ans}) { attempt { status score percentage isPassed } } }',
+      { a: attempt.rowId, ans: { ...sc.right, [essay]: 'An essay' } },
+      sc.s,
+    )
   ).submitQuizAttempt.attempt;
   expect(submitted).toEqual({ status: 'submitted', score: null, percentage: null, isPassed: null });
 
   expect((await ok(api, '{ gradingQueue { nodes { rowId } } }', {}, sc.t)).gradingQueue.nodes).toEqual([{ rowId: attempt.rowId }]);
   expect((await ok(api, '{ gradingQueue { nodes { rowId } } }', {}, other)).gradingQueue.nodes).toEqual([]);
-  const gradeEssay = 'mutation($a: UUID!, $q: UUID!, $p: BigFloat!) { gradeEssay(input: {attemptId: $a, questionId: $q, points: $p, feedback: "ok"}) { attempt { status score maxScore percentage isPassed } } }';
+  const gradeEssay =
+    'mutation($a: UUID!, $q: UUID!, $p: BigFloat!) { gradeEssay(input: {attemptId: $a, questionId: $q, points: $p, feedback: "ok"}) { attempt { status score maxScore percentage isPassed } } }';
   expect(errorCode((await api.graphql(gradeEssay, { variables: { a: attempt.rowId, q: essay, p: '3' }, token: sc.t })).body)).toBe('INVAL');
   expect(errorCode((await api.graphql(gradeEssay, { variables: { a: attempt.rowId, q: essay, p: '1' }, token: other })).body)).toBe('FRBDN');
   expect((await ok(api, gradeEssay, { a: attempt.rowId, q: essay, p: '1' }, sc.t)).gradeEssay.attempt).toEqual({
@@ -98,9 +120,20 @@ it('gradingQueue, gradeEssay and regradeQuiz over HTTP', async () => {
   });
 
   // The true/false key flips: the stored answer (false) is now wrong.
-  await ok(api, 'mutation($q: UUID!, $id: UUID!) { saveQuizQuestion(input: {quizId: $q, questionId: $id, questionText: "Flipped", questionType: "true_false", answerKey: {correct: true}}) { question { rowId } } }', { q: sc.quizId, id: sc.q.tf }, sc.t);
-  expect(errorCode((await api.graphql('mutation($q: UUID!) { regradeQuiz(input: {quizId: $q}) { regradedAttempts } }', { variables: { q: sc.quizId }, token: other })).body)).toBe('FRBDN');
-  expect((await ok(api, 'mutation($q: UUID!) { regradeQuiz(input: {quizId: $q}) { regradedAttempts } }', { q: sc.quizId }, sc.t)).regradeQuiz).toEqual({ regradedAttempts: 1 });
+  await ok(
+    api,
+    'mutation($q: UUID!, $id: UUID!) { saveQuizQuestion(input: {quizId: $q, questionId: $id, questionText: "Flipped", questionType: "true_false", answerKey: {correct: true}}) { question { rowId } } }',
+    { q: sc.quizId, id: sc.q.tf },
+    sc.t,
+  );
+  expect(
+    errorCode(
+      (await api.graphql('mutation($q: UUID!) { regradeQuiz(input: {quizId: $q}) { regradedAttempts } }', { variables: { q: sc.quizId }, token: other })).body,
+    ),
+  ).toBe('FRBDN');
+  expect((await ok(api, 'mutation($q: UUID!) { regradeQuiz(input: {quizId: $q}) { regradedAttempts } }', { q: sc.quizId }, sc.t)).regradeQuiz).toEqual({
+    regradedAttempts: 1,
+  });
   const after = (await ok(api, 'query($a: UUID!) { quizAttempt(rowId: $a) { score percentage isPassed } }', { a: attempt.rowId }, sc.s)).quizAttempt;
   expect(after).toEqual({ score: '3.00', percentage: '60.00', isPassed: true });
 });

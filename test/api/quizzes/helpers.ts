@@ -73,23 +73,38 @@ export async function scenario(db: TestDatabase, api: TestApi, settings: QuizSet
 export const ATTEMPT_FIELDS = 'rowId status isPassed attemptNumber answers questions { questionId correctAnswer explanation pointsAwarded }';
 
 export async function startAttempt(api: TestApi, sc: Scenario): Promise<any> {
-  return (await ok(api, `mutation($q: UUID!) { startQuizAttempt(input: {quizId: $q}) { attempt { ${ATTEMPT_FIELDS} } } }`, { q: sc.quizId }, sc.s)).startQuizAttempt.attempt;
+  return (await ok(api, `mutation($q: UUID!) { startQuizAttempt(input: {quizId: $q}) { attempt { ${ATTEMPT_FIELDS} } } }`, { q: sc.quizId }, sc.s))
+    .startQuizAttempt.attempt;
 }
 
 export async function saveAnswers(api: TestApi, sc: Scenario, attemptId: string, answers: Record<string, unknown>): Promise<any> {
   return (
-    await ok(api, `mutation($a: UUID!, $ans: JSON!) { saveQuizAnswers(input: {attemptId: $a, answers: $ans}) { attempt { ${ATTEMPT_FIELDS} } } }`, { a: attemptId, ans: answers }, sc.s)
+    await ok(
+      api,
+      `mutation($a: UUID!, $ans: JSON!) { saveQuizAnswers(input: {attemptId: $a, answers: $ans}) { attempt { ${ATTEMPT_FIELDS} } } }`,
+      { a: attemptId, ans: answers },
+      sc.s,
+    )
   ).saveQuizAnswers.attempt;
 }
 
 export async function submitAttempt(api: TestApi, sc: Scenario, attemptId: string, answers: Record<string, unknown>): Promise<any> {
   return (
-    await ok(api, `mutation($a: UUID!, $ans: JSON) { submitQuizAttempt(input: {attemptId: $a, answers: $ans}) { attempt { ${ATTEMPT_FIELDS} } } }`, { a: attemptId, ans: answers }, sc.s)
+    await ok(
+      api,
+      `mutation($a: UUID!, $ans: JSON) { submitQuizAttempt(input: {attemptId: $a, answers: $ans}) { attempt { ${ATTEMPT_FIELDS} } } }`,
+      { a: attemptId, ans: answers },
+      sc.s,
+    )
   ).submitQuizAttempt.attempt;
 }
 
 /** QuizAttempt.questions of one attempt, read by the student. */
-export async function questionsOf(api: TestApi, sc: Scenario, attemptId: string): Promise<Array<{ questionId: string; correctAnswer: unknown; explanation: string | null }>> {
+export async function questionsOf(
+  api: TestApi,
+  sc: Scenario,
+  attemptId: string,
+): Promise<Array<{ questionId: string; correctAnswer: unknown; explanation: string | null }>> {
   const data = await ok(api, 'query($a: UUID!) { quizAttempt(rowId: $a) { questions { questionId correctAnswer explanation } } }', { a: attemptId }, sc.s);
   return data.quizAttempt.questions;
 }

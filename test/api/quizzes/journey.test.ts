@@ -43,7 +43,16 @@ it('author, take, autosave, submit, grade an essay, complete the lesson: over HT
       { q: quizId, ...vars },
       t,
     ).then((d) => d.saveQuizQuestion.question.rowId);
-  const mc = await save({ text: 'Pick the primes', type: 'multiple_choice', options: [{ id: 'a', text: '2' }, { id: 'b', text: '4' }, { id: 'c', text: '5' }], key: { correct: ['a', 'c'] } });
+  const mc = await save({
+    text: 'Pick the primes',
+    type: 'multiple_choice',
+    options: [
+      { id: 'a', text: '2' },
+      { id: 'b', text: '4' },
+      { id: 'c', text: '5' },
+    ],
+    key: { correct: ['a', 'c'] },
+  });
   const tf = await save({ text: 'SQL is declarative', type: 'true_false', key: { correct: true } });
   const essay = await save({ text: 'Explain joins', type: 'essay', points: '2' });
 
@@ -57,14 +66,23 @@ it('author, take, autosave, submit, grade an essay, complete the lesson: over HT
   await ok('mutation($c: UUID!) { publishCourse(input: {courseId: $c}) { course { isPublished } } }', { c: course }, t);
   await ok('mutation($c: UUID!) { enroll(input: {courseId: $c}) { enrollment { rowId } } }', { c: course }, s);
 
-  const attempt = (await ok('mutation($q: UUID!) { startQuizAttempt(input: {quizId: $q}) { attempt { rowId attemptNumber status questions { questionId questionText options correctAnswer explanation } } } }', { q: quizId }, s))
-    .startQuizAttempt.attempt;
+  const attempt = (
+    await ok(
+      'mutation($q: UUID!) { startQuizAttempt(input: {quizId: $q}) { attempt { rowId attemptNumber status questions { questionId questionText options correctAnswer explanation } } } }',
+      { q: quizId },
+      s,
+    )
+  ).startQuizAttempt.attempt;
   expect(attempt).toMatchObject({ attemptNumber: 1, status: 'in_progress' });
   expect(attempt.questions.map((q: any) => q.questionText)).toEqual(['Pick the primes', 'SQL is declarative', 'Explain joins']);
   expect(attempt.questions.every((q: any) => q.correctAnswer === null && q.explanation === null)).toBe(true);
   expect(JSON.stringify(attempt)).not.toMatch(/"(correct|accepted)":\s*[\[tf]/);
 
-  await ok('mutation($a: UUID!, $ans: JSON!) { saveQuizAnswers(input: {attemptId: $a, answers: $ans}) { attempt { rowId } } }', { a: attempt.rowId, ans: { [mc]: ['c', 'a'] } }, s);
+  await ok(
+    'mutation($a: UUID!, $ans: JSON!) { saveQuizAnswers(input: {attemptId: $a, answers: $ans}) { attempt { rowId } } }',
+    { a: attempt.rowId, ans: { [mc]: ['c', 'a'] } },
+    s,
+  );
   const submitted = (
     await ok(
       'mutation($a: UUID!, $ans: JSON!) { submitQuizAttempt(input: {attemptId: $a, answers: $ans}) { attempt { status score isPassed percentage } } }',
@@ -77,11 +95,19 @@ it('author, take, autosave, submit, grade an essay, complete the lesson: over HT
   const queue = (await ok('{ gradingQueue { nodes { rowId } } }', {}, t)).gradingQueue.nodes;
   expect(queue).toEqual([{ rowId: attempt.rowId }]);
   const graded = (
-    await ok('mutation($a: UUID!, $q: UUID!) { gradeEssay(input: {attemptId: $a, questionId: $q, points: "1", feedback: "Good start"}) { attempt { status score maxScore percentage isPassed } } }', { a: attempt.rowId, q: essay }, t)
+    await ok(
+      'mutation($a: UUID!, $q: UUID!) { gradeEssay(input: {attemptId: $a, questionId: $q, points: "1", feedback: "Good start"}) { attempt { status score maxScore percentage isPassed } } }',
+      { a: attempt.rowId, q: essay },
+      t,
+    )
   ).gradeEssay.attempt;
   expect(graded).toEqual({ status: 'graded', score: '3.00', maxScore: '4.00', percentage: '75.00', isPassed: true });
 
-  const after = (await ok('{ quizAttempts { nodes { questions { questionId answer pointsAwarded feedback correctAnswer } } } enrollments { nodes { status progressPercentage } } }', {}, s));
+  const after = await ok(
+    '{ quizAttempts { nodes { questions { questionId answer pointsAwarded feedback correctAnswer } } } enrollments { nodes { status progressPercentage } } }',
+    {},
+    s,
+  );
   expect(after.quizAttempts.nodes[0].questions).toEqual([
     { questionId: mc, answer: ['c', 'a'], pointsAwarded: '1.00', feedback: null, correctAnswer: { correct: ['a', 'c'] } },
     { questionId: tf, answer: true, pointsAwarded: '1.00', feedback: null, correctAnswer: { correct: true } },

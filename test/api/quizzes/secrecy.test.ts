@@ -1,17 +1,7 @@
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { startTestApi, type TestApi } from '../../support/api.ts';
 import { addQuestion } from '../../support/quizzes.ts';
-import {
-  expectNoSecrets,
-  ok,
-  questionsOf,
-  saveAnswers,
-  scenario,
-  SECRETS,
-  startAttempt,
-  submitAttempt,
-  type Scenario,
-} from './helpers.ts';
+import { expectNoSecrets, ok, questionsOf, saveAnswers, scenario, SECRETS, startAttempt, submitAttempt, type Scenario } from './helpers.ts';
 
 let db: TestDatabase;
 let api: TestApi;
@@ -37,15 +27,30 @@ const keyView = (attempt: any) => attempt.questions.map(({ questionId, correctAn
  * answer with an error or nothing, never with data.
  */
 async function probeEveryPath(sc: Scenario, attemptId: string): Promise<void> {
-  const teacherView = await ok(api, 'query($q: UUID!) { quiz(rowId: $q) { quizQuestions(orderBy: ORDER_INDEX_ASC) { nodes { id rowId answerKey } } } }', { q: sc.quizId }, sc.t);
+  const teacherView = await ok(
+    api,
+    'query($q: UUID!) { quiz(rowId: $q) { quizQuestions(orderBy: ORDER_INDEX_ASC) { nodes { id rowId answerKey } } } }',
+    { q: sc.quizId },
+    sc.t,
+  );
   const nodes = teacherView.quiz.quizQuestions.nodes;
   // The instructor does see the keys: the probes below would catch them if they leaked.
   expect(nodes.map((n: any) => n.answerKey)).toEqual([{ correct: ['c'] }, { correct: false }, { accepted: [SECRETS.accepted] }]);
 
   const probes: Array<[string, string, Record<string, unknown>, (data: any) => unknown]> = [
     ['quizQuestions', '{ quizQuestions { nodes { rowId answerKey explanation } } }', {}, (d) => d?.quizQuestions?.nodes ?? []],
-    ['quizQuestion(rowId)', 'query($id: UUID!) { quizQuestion(rowId: $id) { rowId answerKey explanation } }', { id: sc.q.short }, (d) => d?.quizQuestion ?? null],
-    ['quizQuestionByQuizIdAndOrderIndex', 'query($q: UUID!) { quizQuestionByQuizIdAndOrderIndex(quizId: $q, orderIndex: 2) { answerKey } }', { q: sc.quizId }, (d) => d?.quizQuestionByQuizIdAndOrderIndex ?? null],
+    [
+      'quizQuestion(rowId)',
+      'query($id: UUID!) { quizQuestion(rowId: $id) { rowId answerKey explanation } }',
+      { id: sc.q.short },
+      (d) => d?.quizQuestion ?? null,
+    ],
+    [
+      'quizQuestionByQuizIdAndOrderIndex',
+      'query($q: UUID!) { quizQuestionByQuizIdAndOrderIndex(quizId: $q, orderIndex: 2) { answerKey } }',
+      { q: sc.quizId },
+      (d) => d?.quizQuestionByQuizIdAndOrderIndex ?? null,
+    ],
     ...nodes.map((n: any): [string, string, Record<string, unknown>, (data: any) => unknown] => [
       `node(id) of ${n.rowId}`,
       'query($id: ID!) { node(id: $id) { id ... on QuizQuestion { rowId answerKey explanation questionText } } }',
@@ -53,16 +58,61 @@ async function probeEveryPath(sc: Scenario, attemptId: string): Promise<void> {
       (d) => d?.node ?? null,
     ]),
     ['quizQuestionById', 'query($id: ID!) { quizQuestionById(id: $id) { answerKey explanation } }', { id: nodes[2].id }, (d) => d?.quizQuestionById ?? null],
-    ['Quiz.quizQuestions', 'query($q: UUID!) { quiz(rowId: $q) { quizQuestions { totalCount nodes { answerKey explanation } } } }', { q: sc.quizId }, (d) => d?.quiz?.quizQuestions ?? null],
-    ['quizQuestions(filter: answerKey)', `{ quizQuestions(filter: {answerKey: {contains: {accepted: ["${SECRETS.accepted}"]}}}) { totalCount nodes { rowId } } }`, {}, (d) => d?.quizQuestions?.nodes ?? []],
-    ['quizzes(filter: questions with the key)', `query($q: UUID!) { quizzes(filter: {rowId: {equalTo: $q}, quizQuestions: {some: {answerKey: {contains: {correct: ["c"]}}}}}) { nodes { rowId } } }`, { q: sc.quizId }, (d) => d?.quizzes?.nodes ?? []],
-    ['quizQuestions aggregates', '{ quizQuestions { aggregates { distinctCount { answerKey explanation } } } }', {}, (d) => d?.quizQuestions?.aggregates ?? null],
+    [
+      'Quiz.quizQuestions',
+      'query($q: UUID!) { quiz(rowId: $q) { quizQuestions { totalCount nodes { answerKey explanation } } } }',
+      { q: sc.quizId },
+      (d) => d?.quiz?.quizQuestions ?? null,
+    ],
+    [
+      'quizQuestions(filter: answerKey)',
+      `{ quizQuestions(filter: {answerKey: {contains: {accepted: ["${SECRETS.accepted}"]}}}) { totalCount nodes { rowId } } }`,
+      {},
+      (d) => d?.quizQuestions?.nodes ?? [],
+    ],
+    [
+      'quizzes(filter: questions with the key)',
+      `query($q: UUID!) { quizzes(filter: {rowId: {equalTo: $q}, quizQuestions: {some: {answerKey: {contains: {correct: ["c"]}}}}}) { nodes { rowId } } }`,
+      { q: sc.quizId },
+      (d) => d?.quizzes?.nodes ?? [],
+    ],
+    [
+      'quizQuestions aggregates',
+      '{ quizQuestions { aggregates { distinctCount { answerKey explanation } } } }',
+      {},
+      (d) => d?.quizQuestions?.aggregates ?? null,
+    ],
     ['quizAnswerGrades', '{ quizAnswerGrades { nodes { isCorrect pointsAwarded questionId } } }', {}, (d) => d?.quizAnswerGrades?.nodes ?? []],
-    ['quizAnswerGrades aggregates', '{ quizAnswerGrades { totalCount aggregates { sum { pointsAwarded } distinctCount { isCorrect } } } }', {}, (d) => d?.quizAnswerGrades ?? null],
-    ['QuizAttempt.quizAnswerGradesByAttemptId', 'query($a: UUID!) { quizAttempt(rowId: $a) { quizAnswerGradesByAttemptId { nodes { isCorrect } } } }', { a: attemptId }, (d) => d?.quizAttempt?.quizAnswerGradesByAttemptId ?? null],
-    ['quizAttempts(filter: grades)', 'query($a: UUID!) { quizAttempts(filter: {rowId: {equalTo: $a}, quizAnswerGradesByAttemptId: {some: {question: {answerKey: {contains: {correct: ["c"]}}}}}}) { nodes { rowId } } }', { a: attemptId }, (d) => d?.quizAttempts?.nodes ?? []],
-    ['quizAttempts(filter: grades exist)', 'query($a: UUID!) { quizAttempts(filter: {rowId: {equalTo: $a}, quizAnswerGradesByAttemptIdExist: true}) { nodes { rowId } } }', { a: attemptId }, (d) => d?.quizAttempts?.nodes ?? []],
-    ['QuizAttempt.quiz.quizQuestions', 'query($a: UUID!) { quizAttempt(rowId: $a) { quiz { quizQuestions { nodes { answerKey } } } } }', { a: attemptId }, (d) => d?.quizAttempt?.quiz?.quizQuestions ?? null],
+    [
+      'quizAnswerGrades aggregates',
+      '{ quizAnswerGrades { totalCount aggregates { sum { pointsAwarded } distinctCount { isCorrect } } } }',
+      {},
+      (d) => d?.quizAnswerGrades ?? null,
+    ],
+    [
+      'QuizAttempt.quizAnswerGradesByAttemptId',
+      'query($a: UUID!) { quizAttempt(rowId: $a) { quizAnswerGradesByAttemptId { nodes { isCorrect } } } }',
+      { a: attemptId },
+      (d) => d?.quizAttempt?.quizAnswerGradesByAttemptId ?? null,
+    ],
+    [
+      'quizAttempts(filter: grades)',
+      'query($a: UUID!) { quizAttempts(filter: {rowId: {equalTo: $a}, quizAnswerGradesByAttemptId: {some: {question: {answerKey: {contains: {correct: ["c"]}}}}}}) { nodes { rowId } } }',
+      { a: attemptId },
+      (d) => d?.quizAttempts?.nodes ?? [],
+    ],
+    [
+      'quizAttempts(filter: grades exist)',
+      'query($a: UUID!) { quizAttempts(filter: {rowId: {equalTo: $a}, quizAnswerGradesByAttemptIdExist: true}) { nodes { rowId } } }',
+      { a: attemptId },
+      (d) => d?.quizAttempts?.nodes ?? [],
+    ],
+    [
+      'QuizAttempt.quiz.quizQuestions',
+      'query($a: UUID!) { quizAttempt(rowId: $a) { quiz { quizQuestions { nodes { answerKey } } } } }',
+      { a: attemptId },
+      (d) => d?.quizAttempt?.quiz?.quizQuestions ?? null,
+    ],
   ];
 
   for (const [name, query, variables, pick] of probes) {
@@ -156,7 +206,10 @@ describe('the answer key, for a student over HTTP', () => {
     const attempt = await startAttempt(api, sc);
     await submitAttempt(api, sc, attempt.rowId, sc.wrong);
     const other = await scenario(db, api, {});
-    const { body } = await api.graphql('query($a: UUID!) { quizAttempt(rowId: $a) { rowId questions { correctAnswer } } }', { variables: { a: attempt.rowId }, token: other.s });
+    const { body } = await api.graphql('query($a: UUID!) { quizAttempt(rowId: $a) { rowId questions { correctAnswer } } }', {
+      variables: { a: attempt.rowId },
+      token: other.s,
+    });
     expect(body.data).toEqual({ quizAttempt: null });
   });
 

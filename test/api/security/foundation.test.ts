@@ -36,10 +36,10 @@ describe('GraphQL over HTTP', () => {
 
   it('passes a documented SQLSTATE through as extensions.code, and masks the rest', async () => {
     const token = accessToken(api.config, student);
-    const denied = await api.graphql(
-      'mutation($id: UUID!) { updateUser(input: { rowId: $id, patch: { fullName: "" } }) { user { rowId } } }',
-      { token, variables: { id: student.id } },
-    );
+    const denied = await api.graphql('mutation($id: UUID!) { updateUser(input: { rowId: $id, patch: { fullName: "" } }) { user { rowId } } }', {
+      token,
+      variables: { id: student.id },
+    });
     expect(denied.status).toBe(200);
     expect(denied.body.errors).toBeUndefined();
 
@@ -61,7 +61,12 @@ describe('bearer tokens', () => {
   it('rejects a token signed with another secret', () =>
     expect401(jwt.sign({ role: 'admin' }, 'x'.repeat(40), { subject: student.id, issuer: 'coursebase', audience: 'coursebase-api', expiresIn: 60 })));
 
-  it('rejects alg none', () => expect401(jwt.sign({ role: 'admin', sub: student.id, iss: 'coursebase', aud: 'coursebase-api', exp: Math.floor(Date.now() / 1000) + 60 }, '', { algorithm: 'none' })));
+  it('rejects alg none', () =>
+    expect401(
+      jwt.sign({ role: 'admin', sub: student.id, iss: 'coursebase', aud: 'coursebase-api', exp: Math.floor(Date.now() / 1000) + 60 }, '', {
+        algorithm: 'none',
+      }),
+    ));
 
   it('rejects an expired token', () => expect401(accessToken(api.config, student, { expiresIn: -60 })));
 
@@ -123,9 +128,15 @@ describe('HTTP hygiene', () => {
   it('allows CORS only from the allowlist', async () => {
     const cors = await startTestApi(db, { env: { LMS_CORS_ORIGINS: 'https://app.example.test' } });
     try {
-      const allowed = await fetch(`${cors.url}/graphql`, { method: 'OPTIONS', headers: { origin: 'https://app.example.test', 'access-control-request-method': 'POST' } });
+      const allowed = await fetch(`${cors.url}/graphql`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.example.test', 'access-control-request-method': 'POST' },
+      });
       expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.test');
-      const other = await fetch(`${cors.url}/graphql`, { method: 'OPTIONS', headers: { origin: 'https://evil.example.test', 'access-control-request-method': 'POST' } });
+      const other = await fetch(`${cors.url}/graphql`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://evil.example.test', 'access-control-request-method': 'POST' },
+      });
       expect(other.headers.get('access-control-allow-origin')).toBeNull();
     } finally {
       await cors.close();

@@ -38,9 +38,9 @@ describe('remove_lesson', () => {
       expect((await tx.query(remove, [second])).rows).toEqual([{ outcome: 'archived' }]);
       const syllabus = await tx.query('select s.id from lms_public.courses c, lms_public.courses_syllabus(c) s where c.id = $1', [c.id]);
       expect(syllabus.rows.map((r) => r.id)).toEqual([first, lessons[2]]);
-      expect((await tx.query('select lms_public.lessons_counts_toward_completion(l) as counts from lms_public.lessons l where id = $1', [second])).rows).toEqual([
-        { counts: false },
-      ]);
+      expect(
+        (await tx.query('select lms_public.lessons_counts_toward_completion(l) as counts from lms_public.lessons l where id = $1', [second])).rows,
+      ).toEqual([{ counts: false }]);
 
       await tx.becomeRoot();
       const progress = await tx.query('select enrollment_id from lms_public.lesson_progress where lesson_id = $1 order by enrollment_id', [second]);

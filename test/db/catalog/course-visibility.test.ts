@@ -92,7 +92,10 @@ describe('what instructors may write', () => {
       const teacher = await user(tx, 'instructor');
       const admin = await user(tx, 'admin');
       await tx.becomeUser(admin);
-      const { rows } = await tx.query('insert into lms_public.courses (title, instructor_id) values ($1, $2) returning instructor_id', ['For them', teacher.id]);
+      const { rows } = await tx.query('insert into lms_public.courses (title, instructor_id) values ($1, $2) returning instructor_id', [
+        'For them',
+        teacher.id,
+      ]);
       expect(rows).toEqual([{ instructor_id: teacher.id }]);
     }));
 

@@ -20,7 +20,13 @@ describe('course slugs', () => {
       const slugs: string[] = [];
       for (const title of ['Intro to SQL!', 'Intro to SQL!', '  intro   TO sql ', '¡¡¡', 'Ünïcode Ça'])
         slugs.push((await tx.query(create, [title, null])).rows[0].slug);
-      expect(slugs).toEqual(['intro-to-sql', expect.stringMatching(suffixed('intro-to-sql')), expect.stringMatching(suffixed('intro-to-sql')), 'untitled', 'n-code-a']);
+      expect(slugs).toEqual([
+        'intro-to-sql',
+        expect.stringMatching(suffixed('intro-to-sql')),
+        expect.stringMatching(suffixed('intro-to-sql')),
+        'untitled',
+        'n-code-a',
+      ]);
       expect(slugs[1]).not.toBe(slugs[2]);
       // An empty slug is "not given".
       expect((await tx.query(create, ['Intro to SQL!', ''])).rows[0].slug).toMatch(suffixed('intro-to-sql'));
@@ -30,8 +36,7 @@ describe('course slugs', () => {
     db.transaction(async (tx) => {
       const teacher = await user(tx, 'instructor');
       await tx.becomeUser(teacher);
-      for (const bad of ['Bad Slug', '-x', 'x-', 'a--b', 'UPPER', 'under_score', ' padded '])
-        await expectCode(tx, create, ['Title', bad], 'INVAL');
+      for (const bad of ['Bad Slug', '-x', 'x-', 'a--b', 'UPPER', 'under_score', ' padded ']) await expectCode(tx, create, ['Title', bad], 'INVAL');
       expect((await tx.query(create, ['Title', 'good-slug-2'])).rows[0].slug).toBe('good-slug-2');
     }));
 
@@ -49,15 +54,19 @@ describe('course slugs', () => {
       await expectCode(tx, "update lms_public.courses set slug = 'Not OK' where slug = 'mine'", [], 'INVAL');
     }));
 
-  it('a title like another instructor\'s hidden drafts gets a slug that says neither who nor how many', () =>
+  it("a title like another instructor's hidden drafts gets a slug that says neither who nor how many", () =>
     db.transaction(async (tx) => {
       const teacher = await user(tx, 'instructor');
       const others = [await user(tx, 'instructor'), await user(tx, 'instructor')];
       const hidden = await course(tx, others[0]!.id, { isPublished: false, title: 'Mine' });
       await tx.query("update lms_public.courses set slug = 'mine' where id = $1", [hidden.id]);
       // Two more hidden holders of the counter's next candidates, which a counter would step over.
-      await course(tx, others[1]!.id, { isPublished: false, title: 'Mine' }).then((c) => tx.query("update lms_public.courses set slug = 'mine-2' where id = $1", [c.id]));
-      await course(tx, others[1]!.id, { isPublished: true, title: 'Visible' }).then((c) => tx.query("update lms_public.courses set slug = 'visible' where id = $1", [c.id]));
+      await course(tx, others[1]!.id, { isPublished: false, title: 'Mine' }).then((c) =>
+        tx.query("update lms_public.courses set slug = 'mine-2' where id = $1", [c.id]),
+      );
+      await course(tx, others[1]!.id, { isPublished: true, title: 'Visible' }).then((c) =>
+        tx.query("update lms_public.courses set slug = 'visible' where id = $1", [c.id]),
+      );
       await tx.becomeUser(teacher);
       expect((await tx.query("select count(*)::int as n from lms_public.courses where slug like 'mine%'")).rows[0].n).toBe(0);
       const fromHidden = (await tx.query(create, ['Mine', null])).rows[0].slug as string;
@@ -70,7 +79,7 @@ describe('course slugs', () => {
       expect(again).not.toBe(fromHidden);
     }));
 
-  it('a given slug that is taken gets the same error whether its holder is hidden or the caller\'s own', () =>
+  it("a given slug that is taken gets the same error whether its holder is hidden or the caller's own", () =>
     db.transaction(async (tx) => {
       const teacher = await user(tx, 'instructor');
       const other = await user(tx, 'instructor');

@@ -68,7 +68,13 @@ describe('who sees certificates', () => {
       const number = (await tx.query('select (lms_private.prepare_certificate($1)).certificate_number as n', [s.enrollmentId])).rows[0].n;
       const count = async () => (await tx.query('select count(*)::int as n from lms_public.certificates')).rows[0].n;
 
-      for (const [who, n] of [[s.student, 1], [s.teacher, 1], [admin, 1], [stranger, 0], [otherTeacher, 0]] as const) {
+      for (const [who, n] of [
+        [s.student, 1],
+        [s.teacher, 1],
+        [admin, 1],
+        [stranger, 0],
+        [otherTeacher, 0],
+      ] as const) {
         await tx.becomeUser(who);
         expect(await count()).toBe(n);
       }
@@ -134,9 +140,8 @@ describe('a graded quiz must be passed', () => {
         )
       ).rows[0].id;
       await tx.becomeUser(teacher);
-      const question = (
-        await tx.query("select id from lms_public.save_quiz_question($1, 'SQL is declarative', 'true_false', '{\"correct\": true}')", [quiz])
-      ).rows[0].id;
+      const question = (await tx.query("select id from lms_public.save_quiz_question($1, 'SQL is declarative', 'true_false', '{\"correct\": true}')", [quiz]))
+        .rows[0].id;
       await tx.becomeUser(student);
       const enrollment = (await tx.query('select id from lms_public.enroll($1)', [course.id])).rows[0].id;
       const attempt = async (answer: boolean) => {

@@ -28,7 +28,12 @@ async function migrateTo(until?: string): Promise<void> {
   for (const file of await fs.readdir(projectPath('migrations', 'committed'))) {
     if (until === undefined || file < until) await fs.copyFile(projectPath('migrations', 'committed', file), path.join(committed, file));
   }
-  await migrate({ connectionString: connections.ownerUrl, rootConnectionString: connections.rootUrl, migrationsFolder: folder, logger: new Logger(() => () => {}) });
+  await migrate({
+    connectionString: connections.ownerUrl,
+    rootConnectionString: connections.rootUrl,
+    migrationsFolder: folder,
+    logger: new Logger(() => () => {}),
+  });
   clearAllPools();
 }
 
@@ -94,7 +99,9 @@ it(`numbers issued before ${EXACT_SINCE} keep verifying as printed, and revocati
     expect(recorded.map((r) => r.certificate_number)).toEqual([...legacy].sort());
     // A legacy number's body with the exact check character is a different, unissued number.
     const body = legacy[0]!.slice(0, -1);
-    const { rows: exact } = await c.query('select (lms_public.verify_certificate($1)).certificate_number as found', [body + checkSymbol(body.slice(3).replaceAll('-', ''))]);
+    const { rows: exact } = await c.query('select (lms_public.verify_certificate($1)).certificate_number as found', [
+      body + checkSymbol(body.slice(3).replaceAll('-', '')),
+    ]);
     expect(exact[0].found).toBeNull();
   });
 });

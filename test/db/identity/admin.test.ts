@@ -32,7 +32,9 @@ describe('who may call the admin functions', () => {
         if (visitor) for (const [sql, params] of ADMIN_CALLS) await expectCode(tx, sql, params(visitor.id), '42501');
       }
       await tx.becomeRoot();
-      const { rows } = await tx.query('select role, is_active from lms_public.users where id = any($1) order by role', [[target.id, student.id, instructor.id]]);
+      const { rows } = await tx.query('select role, is_active from lms_public.users where id = any($1) order by role', [
+        [target.id, student.id, instructor.id],
+      ]);
       expect(rows).toEqual([
         { role: 'instructor', is_active: true },
         { role: 'student', is_active: true },
@@ -73,9 +75,7 @@ describe('lms_public.set_user_role, as lms_admin (fails while the require_admin-
       expect(rows).toEqual([{ id: target.id, role: 'instructor' }]);
       await tx.becomeRoot();
       expect(await sessionRole(tx, target.id)).toBe('instructor');
-      expect(await eventsOf(tx, target.id, 'role_changed')).toMatchObject([
-        { actor_id: admin.id, details: { from: 'student', to: 'instructor' } },
-      ]);
+      expect(await eventsOf(tx, target.id, 'role_changed')).toMatchObject([{ actor_id: admin.id, details: { from: 'student', to: 'instructor' } }]);
     }));
 
   it('refuses an admin changing their own role (FRBDN), an unknown role (INVAL) and an unknown user (NTFND)', () =>
@@ -91,7 +91,7 @@ describe('lms_public.set_user_role, as lms_admin (fails while the require_admin-
 });
 
 describe('lms_public.set_user_active, as lms_admin (fails while the require_admin-under-definer bug stands)', () => {
-  it('deactivation revokes the user\'s refresh tokens, makes session_role null, and refuses login', () =>
+  it("deactivation revokes the user's refresh tokens, makes session_role null, and refuses login", () =>
     db.transaction(async (tx) => {
       const admin = await insertUser(tx.client, { role: 'admin' });
       const target = await insertUser(tx.client);
@@ -102,12 +102,8 @@ describe('lms_public.set_user_active, as lms_admin (fails while the require_admi
       expect((await tx.query('select is_active from lms_public.set_user_active($1, false)', [target.id])).rows).toEqual([{ is_active: false }]);
 
       await tx.becomeRoot();
-      const { rows } = await tx.query('select token_jti, revoked_reason from lms_private.refresh_tokens where user_id = $1 order by token_jti', [
-        target.id,
-      ]);
-      expect(rows).toEqual(
-        [jtiOf(a.refresh_token!), jtiOf(b.refresh_token!)].sort().map((token_jti) => ({ token_jti, revoked_reason: 'deactivated' })),
-      );
+      const { rows } = await tx.query('select token_jti, revoked_reason from lms_private.refresh_tokens where user_id = $1 order by token_jti', [target.id]);
+      expect(rows).toEqual([jtiOf(a.refresh_token!), jtiOf(b.refresh_token!)].sort().map((token_jti) => ({ token_jti, revoked_reason: 'deactivated' })));
       expect(await sessionRole(tx, target.id)).toBeNull();
       expect(await eventsOf(tx, target.id, 'user_deactivated')).toMatchObject([{ actor_id: admin.id, details: { sessions_revoked: 2 } }]);
       await tx.becomeAnonymous();
@@ -141,7 +137,7 @@ describe('lms_public.set_user_active, as lms_admin (fails while the require_admi
 });
 
 describe('lms_public.reset_user_mfa, as lms_admin (fails while the require_admin-under-definer bug stands)', () => {
-  it('turns the user\'s MFA off and deletes their secret and recovery codes', () =>
+  it("turns the user's MFA off and deletes their secret and recovery codes", () =>
     db.transaction(async (tx) => {
       const admin = await insertUser(tx.client, { role: 'admin' });
       const target = await insertUser(tx.client);
@@ -163,7 +159,7 @@ describe('lms_public.reset_user_mfa, as lms_admin (fails while the require_admin
     }));
 });
 
-describe('lms_private.session_role, as the API\'s own connection', () => {
+describe("lms_private.session_role, as the API's own connection", () => {
   it('gives the current role, the new role after a change, and null once deactivated or for an unknown id', async () => {
     const user = await insertUser(db.root, { email: `session-role-${Date.now()}@example.test` });
     const asAuthenticator = async (id: string) => (await db.auth.query('select lms_private.session_role($1) as role', [id])).rows[0].role;

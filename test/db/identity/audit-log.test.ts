@@ -131,7 +131,9 @@ describe('details never hold a secret', () => {
       await tx.query('select lms_public.reset_password($1, $2)', [reset, 'a brand new password']);
 
       await tx.becomeRoot();
-      const { rows } = await tx.query<{ event_type: string; details: string }>('select event_type, details::text as details from lms_private.security_events order by id');
+      const { rows } = await tx.query<{ event_type: string; details: string }>(
+        'select event_type, details::text as details from lms_private.security_events order by id',
+      );
       // The flow above did log: a test that logs nothing would pass vacuously.
       expect(new Set(rows.map((r) => r.event_type))).toEqual(
         new Set([

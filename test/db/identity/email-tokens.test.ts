@@ -42,7 +42,7 @@ describe('lms_private.issue_email_token', () => {
       await issue(tx, user.id, 'verify_email');
       await issue(tx, user.id, 'reset_password');
       const { rows } = await tx.query(
-        "select purpose, extract(epoch from expires_at - now())::int as lifetime from lms_private.email_tokens where user_id = $1 order by purpose",
+        'select purpose, extract(epoch from expires_at - now())::int as lifetime from lms_private.email_tokens where user_id = $1 order by purpose',
         [user.id],
       );
       expect(rows.map((r) => [r.purpose, r.lifetime])).toEqual([
@@ -70,8 +70,7 @@ describe('lms_private.issue_email_token', () => {
       const inactive = await insertUser(tx.client);
       await tx.query('update lms_public.users set email_verified_at = now() where id = $1', [verified.id]);
       await tx.query('update lms_public.users set is_active = false where id = $1', [inactive.id]);
-      const none = async (id: string, purpose: Purpose) =>
-        (await tx.query('select * from lms_private.issue_email_token($1, $2)', [id, purpose])).rowCount;
+      const none = async (id: string, purpose: Purpose) => (await tx.query('select * from lms_private.issue_email_token($1, $2)', [id, purpose])).rowCount;
       expect(await none(verified.id, 'verify_email')).toBe(0);
       expect(await none(inactive.id, 'verify_email')).toBe(0);
       expect(await none(inactive.id, 'reset_password')).toBe(0);
@@ -253,7 +252,7 @@ describe('lms_public.resend_verification_email', () => {
 });
 
 describe('one reset token, two concurrent resets (committed, on separate connections)', () => {
-  it('exactly one succeeds; the other gets TKEXP; the winner\'s password is the one set', async () => {
+  it("exactly one succeeds; the other gets TKEXP; the winner's password is the one set", async () => {
     const user = await insertUser(db.root, { email: `reset-race-${Date.now()}@example.test` });
     const { rows } = await db.root.query('select token from lms_private.issue_email_token($1, $2)', [user.id, 'reset_password']);
     const token: string = rows[0].token;

@@ -38,11 +38,7 @@ export async function login(
 }
 
 export async function refresh(q: Queryable, token: string, reuseInterval = '10 seconds', ttl = '1 day'): Promise<SessionGrant> {
-  const { rows } = await q.query<SessionGrant>('select * from lms_private.refresh_session($1, $2::interval, $3::interval)', [
-    token,
-    reuseInterval,
-    ttl,
-  ]);
+  const { rows } = await q.query<SessionGrant>('select * from lms_private.refresh_session($1, $2::interval, $3::interval)', [token, reuseInterval, ttl]);
   return rows[0]!;
 }
 

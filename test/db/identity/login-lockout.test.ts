@@ -397,7 +397,7 @@ describe('lockout per email and client IP (lms.client_ip)', () => {
       expect((await login(tx, user.email, PASSWORD)).status).toBe('ok');
     }));
 
-  it('a signed-in user\'s wrong current passwords lock changePassword from that IP only', () =>
+  it("a signed-in user's wrong current passwords lock changePassword from that IP only", () =>
     db.transaction(async (tx) => {
       const user = await insertUser(tx.client);
       await fastBcrypt(tx);

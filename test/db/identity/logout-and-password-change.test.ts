@@ -97,7 +97,9 @@ describe('lms_private.change_password', () => {
       await tx.becomeAnonymous();
       const session = await login(tx, user.email, PASSWORD);
       await tx.becomeUser(user);
-      expect((await tx.query('select lms_private.change_password($1, $2) as s', ['not my password', 'a brand new password'])).rows[0].s).toBe('invalid_credentials');
+      expect((await tx.query('select lms_private.change_password($1, $2) as s', ['not my password', 'a brand new password'])).rows[0].s).toBe(
+        'invalid_credentials',
+      );
       await expectCode(tx, 'select lms_private.change_password($1, $2)', [PASSWORD, 'short'], 'WEAKP');
       await expectCode(tx, 'select lms_private.change_password($1, $2)', [PASSWORD, 'é'.repeat(37)], 'WEAKP');
       await tx.becomeAnonymous();

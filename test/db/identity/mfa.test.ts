@@ -45,7 +45,8 @@ describe('TOTP in SQL agrees with RFC 6238 and otplib', () => {
     db.transaction(async (tx) => {
       expect(await sqlCode(tx, RFC_SECRET, Math.floor(seconds / 30))).toBe(code);
       expect(await codeAt(RFC_SECRET, Math.floor(seconds / 30))).toBe(code);
-    }));
+    }),
+  );
 
   it('matches otplib for random secrets over many steps, and ignores case, spaces and padding in the secret', () =>
     db.transaction(async (tx) => {
@@ -225,7 +226,7 @@ describe('login with MFA on', () => {
       expect(await eventsOf(tx, user.id, 'mfa_recovery_code_used')).toHaveLength(2);
     }));
 
-  it('another user\'s recovery code is refused', () =>
+  it("another user's recovery code is refused", () =>
     db.transaction(async (tx) => {
       const alice = await insertUser(tx.client);
       const bob = await insertUser(tx.client);
@@ -257,7 +258,10 @@ describe('lms_private.disable_mfa, as the user', () => {
       expect(await disable(tx, null)).toBe('invalid_mfa_code');
       expect((await tx.query('select mfa_enabled from lms_public.users where id = $1', [user.id])).rows[0].mfa_enabled).toBe(true);
       await tx.becomeRoot();
-      const failures = await tx.query("select details->>'reason' as reason from lms_private.security_events where user_id = $1 and event_type = 'login_failed'", [user.id]);
+      const failures = await tx.query(
+        "select details->>'reason' as reason from lms_private.security_events where user_id = $1 and event_type = 'login_failed'",
+        [user.id],
+      );
       expect(failures.rows).toEqual([{ reason: 'wrong_mfa_code' }, { reason: 'wrong_mfa_code' }]);
     }));
 

@@ -51,9 +51,7 @@ async function sessionRows(sessionId: string) {
 }
 
 async function liveTokensOf(userId: string): Promise<number> {
-  const { rows } = await db.root.query('select count(*)::int as n from lms_private.refresh_tokens where user_id = $1 and revoked_at is null', [
-    userId,
-  ]);
+  const { rows } = await db.root.query('select count(*)::int as n from lms_private.refresh_tokens where user_id = $1 and revoked_at is null', [userId]);
   return rows[0].n;
 }
 
@@ -81,7 +79,7 @@ describe.each([
   ['held at the row lock', lockedRace],
   ['free-running', freeRace],
 ])('two concurrent refreshes with one token, %s', (_label, race) => {
-  it('with a 10-second reuse interval: exactly one new token; the loser gets token_rotated; the winner\'s token stays live', async () => {
+  it("with a 10-second reuse interval: exactly one new token; the loser gets token_rotated; the winner's token stays live", async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const { userId, token, sessionId } = await startSession('rotated');
       const results = await race(token, '10 seconds');

@@ -51,7 +51,7 @@ describe('lms_private.refresh_session, as lms_anonymous', () => {
       expect(fresh).toMatchObject({ revoked_at: null, revoked_reason: null, session_id: sessionId });
     }));
 
-  it('the new token keeps the session\'s absolute end and never expires after it', () =>
+  it("the new token keeps the session's absolute end and never expires after it", () =>
     db.transaction(async (tx) => {
       const { user, token, sessionId } = await signedIn(tx, { ttl: '1 day', sessionMax: '30 days' });
       await tx.becomeRoot();
@@ -140,7 +140,7 @@ describe('lms_private.refresh_session, as lms_anonymous', () => {
       expect((await tokenRows(tx, user.id)).map((r) => r.revoked_at)).toEqual([null]);
     }));
 
-  it('refuses a deactivated user\'s token with account_disabled and issues nothing', () =>
+  it("refuses a deactivated user's token with account_disabled and issues nothing", () =>
     db.transaction(async (tx) => {
       const { user, token } = await signedIn(tx);
       await tx.becomeRoot();

@@ -21,7 +21,7 @@ const PRIVATE_TABLES = [
 ];
 
 describe('lms_public.users between two students', () => {
-  it('A cannot read B\'s row, by id or by email', () =>
+  it("A cannot read B's row, by id or by email", () =>
     db.transaction(async (tx) => {
       const a = await insertUser(tx.client);
       const b = await insertUser(tx.client);
@@ -31,13 +31,13 @@ describe('lms_public.users between two students', () => {
       expect((await tx.query('select id from lms_public.users')).rows).toEqual([{ id: a.id }]);
     }));
 
-  it('A cannot update or delete B\'s row (0 rows), and B\'s name is unchanged', () =>
+  it("A cannot update or delete B's row (0 rows), and B's name is unchanged", () =>
     db.transaction(async (tx) => {
       const a = await insertUser(tx.client);
       const b = await insertUser(tx.client, { fullName: 'Bea' });
       await tx.becomeUser(a);
       expect((await tx.query("update lms_public.users set full_name = 'Hijacked' where id = $1", [b.id])).rowCount).toBe(0);
-      expect((await tx.query("update lms_public.users set profile_metadata = '{\"x\": 1}' where id = $1", [b.id])).rowCount).toBe(0);
+      expect((await tx.query('update lms_public.users set profile_metadata = \'{"x": 1}\' where id = $1', [b.id])).rowCount).toBe(0);
       await expectCode(tx, 'delete from lms_public.users where id = $1', [b.id], '42501');
       await tx.becomeRoot();
       expect((await tx.query('select full_name, profile_metadata from lms_public.users where id = $1', [b.id])).rows).toEqual([
@@ -50,7 +50,7 @@ describe('lms_public.users between two students', () => {
       const a = await insertUser(tx.client);
       await tx.becomeUser(a);
       expect((await tx.query("update lms_public.users set full_name = 'Renamed' where id = $1", [a.id])).rowCount).toBe(1);
-      const { rows } = await tx.query("select id, full_name, profile_metadata from lms_public.update_profile(' Again ', '{\"bio\": \"hi\"}')");
+      const { rows } = await tx.query('select id, full_name, profile_metadata from lms_public.update_profile(\' Again \', \'{"bio": "hi"}\')');
       expect(rows).toEqual([{ id: a.id, full_name: 'Again', profile_metadata: { bio: 'hi' } }]);
       await expectCode(tx, "select * from lms_public.update_profile('  ', null)", [], 'INVAL');
     }));
@@ -68,7 +68,8 @@ describe('lms_public.users between two students', () => {
       const a = await insertUser(tx.client);
       await tx.becomeUser(a);
       await expectCode(tx, `update lms_public.users set ${column} = ${value} where id = $1`, [a.id], '42501');
-    }));
+    }),
+  );
 
   it('an instructor gets no more than a student', () =>
     db.transaction(async (tx) => {
@@ -103,7 +104,8 @@ describe('lms_private tables', () => {
         await (visitor ? tx.becomeUser(visitor) : tx.becomeAnonymous());
         await expectCode(tx, `select * from lms_private.${table}`, [], '42501');
       }
-    }));
+    }),
+  );
 
   it('the bare authenticator connection reads none of them either (42501)', async () => {
     for (const table of PRIVATE_TABLES) {
@@ -167,7 +169,11 @@ describe('the audit log is append-only, even for its owner and the superuser', (
     try {
       await owner.query('begin');
       await owner.query("select lms_private.log_security_event('probe', null)");
-      for (const sql of ["update lms_private.security_events set event_type = 'edited'", 'delete from lms_private.security_events', 'truncate lms_private.security_events']) {
+      for (const sql of [
+        "update lms_private.security_events set event_type = 'edited'",
+        'delete from lms_private.security_events',
+        'truncate lms_private.security_events',
+      ]) {
         await owner.query('savepoint s');
         await expect(owner.query(sql)).rejects.toMatchObject({ code: 'FRBDN' });
         await owner.query('rollback to savepoint s');

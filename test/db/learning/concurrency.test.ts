@@ -136,7 +136,9 @@ it('ratings from many students at once, while the instructor adds lessons, all s
     const enrollments = await Promise.all(students.map((s) => enroll(s, c.id)));
 
     const ratings = students.map((s, i) => attempt(s, 'update lms_public.enrollments set rating = $2 where id = $1', [enrollments[i]!.id, (i % 5) + 1]));
-    const additions = [0, 1, 2].map(() => attempt(teacher, "insert into lms_public.lessons (course_id, title, lesson_type) values ($1, 'More', 'text')", [c.id]));
+    const additions = [0, 1, 2].map(() =>
+      attempt(teacher, "insert into lms_public.lessons (course_id, title, lesson_type) values ($1, 'More', 'text')", [c.id]),
+    );
     const outcomes = { round, ratings: await Promise.all(ratings), additions: await Promise.all(additions) };
     expect(outcomes).toEqual({ round, ratings: ratings.map(() => null), additions: [null, null, null] });
 

@@ -43,7 +43,10 @@ describe('enroll', () => {
   it('refuses anonymous visitors, and a visitor role without a user claim, with NOAUT', () =>
     db.transaction(async (tx) => {
       const { course: c, lessons } = await publishedCourse(tx, 1);
-      for (const asNobody of ["set local role lms_anonymous; select set_config('jwt.claims.user_id', '', true)", "set local role lms_student; select set_config('jwt.claims.user_id', '', true)"]) {
+      for (const asNobody of [
+        "set local role lms_anonymous; select set_config('jwt.claims.user_id', '', true)",
+        "set local role lms_student; select set_config('jwt.claims.user_id', '', true)",
+      ]) {
         await tx.query(asNobody);
         await expectCode(tx, enroll, [c.id], 'NOAUT');
         await expectCode(tx, 'select lms_public.drop_course($1)', [c.id], 'NOAUT');

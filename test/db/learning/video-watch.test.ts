@@ -16,7 +16,8 @@ async function setUp(tx: Transaction, video: { durationMinutes?: number | null; 
   const teacher = await user(tx, 'instructor');
   const student = await user(tx);
   const c = await course(tx, teacher.id);
-  if (video.percent !== undefined) await asRoot(tx, (q) => q.query('update lms_public.courses set min_video_watch_percent = $2 where id = $1', [c.id, video.percent]));
+  if (video.percent !== undefined)
+    await asRoot(tx, (q) => q.query('update lms_public.courses set min_video_watch_percent = $2 where id = $1', [c.id, video.percent]));
   const videoId = await lesson(tx, c.id, { lessonType: 'video', durationMinutes: video.durationMinutes === undefined ? 10 : video.durationMinutes });
   await lesson(tx, c.id);
   const enrollment = await enrollAs(tx, student, c.id);
@@ -29,7 +30,7 @@ async function setUp(tx: Transaction, video: { durationMinutes?: number | null; 
   return { teacher, student, course: c, videoId, enrollment, watch };
 }
 
-describe('completing a video lesson needs the course\'s share of it watched (default 80%)', () => {
+describe("completing a video lesson needs the course's share of it watched (default 80%)", () => {
   it('is refused with WATCH before anything is watched, saying what is missing', () =>
     db.transaction(async (tx) => {
       const { videoId } = await setUp(tx);
@@ -73,7 +74,7 @@ describe('completing a video lesson needs the course\'s share of it watched (def
       expect(after.completed_lessons_count).toBe(1);
     }));
 
-  it('follows the course\'s own percentage, and 0 needs no watching', () =>
+  it("follows the course's own percentage, and 0 needs no watching", () =>
     db.transaction(async (tx) => {
       const half = await setUp(tx, { percent: 50 });
       await half.watch(300, 300);
@@ -100,7 +101,7 @@ describe('completing a video lesson needs the course\'s share of it watched (def
 });
 
 describe('courses.min_video_watch_percent', () => {
-  it('is set by the course\'s instructor, from 0 to 100, and not by a student', () =>
+  it("is set by the course's instructor, from 0 to 100, and not by a student", () =>
     db.transaction(async (tx) => {
       const { teacher, student, course: c } = await setUp(tx);
       await tx.becomeUser(teacher);

@@ -19,9 +19,12 @@ async function quizWithStudent(tx: Transaction, settings: QuizSettings = {}) {
 
 async function numbers(tx: Transaction, enrollmentId: string, quizId: string): Promise<number[]> {
   return asRoot(tx, async (q) =>
-    (await q.query('select attempt_number from lms_public.quiz_attempts where enrollment_id = $1 and quiz_id = $2 order by attempt_number', [enrollmentId, quizId])).rows.map(
-      (r) => r.attempt_number,
-    ),
+    (
+      await q.query('select attempt_number from lms_public.quiz_attempts where enrollment_id = $1 and quiz_id = $2 order by attempt_number', [
+        enrollmentId,
+        quizId,
+      ])
+    ).rows.map((r) => r.attempt_number),
   );
 }
 

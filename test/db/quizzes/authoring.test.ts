@@ -63,7 +63,7 @@ describe('quizzes: who creates and updates them', () => {
       const admin = await newUser(tx, 'admin');
       const student = await newUser(tx);
       await enrollAs(tx, student, courseId);
-      const rename = "update lms_public.quizzes set title = $2 where id = $1";
+      const rename = 'update lms_public.quizzes set title = $2 where id = $1';
 
       await expectCode(tx, rename, [quizId, 'by student'], '42501');
       await tx.becomeUser(other);
@@ -126,12 +126,49 @@ describe('save_quiz_question: only gradeable questions (INVAL)', () => {
     ['multiple choice with no correct option', 'multiple_choice', { correct: [] }, abcd, 1],
     ['multiple choice without a key', 'multiple_choice', undefined, abcd, 1],
     ['a correct id not among the options', 'multiple_choice', { correct: ['a', 'z'] }, abcd, 1],
-    ['a correct id that is not a string', 'multiple_choice', { correct: [1] }, [{ id: '1', text: 'one' }, { id: '2', text: 'two' }], 1],
-    ['duplicate option ids', 'multiple_choice', { correct: ['a'] }, [{ id: 'a', text: 'x' }, { id: 'a', text: 'y' }, { id: 'b', text: 'z' }], 1],
+    [
+      'a correct id that is not a string',
+      'multiple_choice',
+      { correct: [1] },
+      [
+        { id: '1', text: 'one' },
+        { id: '2', text: 'two' },
+      ],
+      1,
+    ],
+    [
+      'duplicate option ids',
+      'multiple_choice',
+      { correct: ['a'] },
+      [
+        { id: 'a', text: 'x' },
+        { id: 'a', text: 'y' },
+        { id: 'b', text: 'z' },
+      ],
+      1,
+    ],
     ['fewer than two options', 'multiple_choice', { correct: ['a'] }, [{ id: 'a', text: 'x' }], 1],
     ['no options at all', 'multiple_choice', { correct: ['a'] }, null, 1],
-    ['options carrying a correctness flag', 'multiple_choice', { correct: ['a'] }, [{ id: 'a', text: 'x', isCorrect: true }, { id: 'b', text: 'y' }], 1],
-    ['an option without text', 'multiple_choice', { correct: ['a'] }, [{ id: 'a', text: '' }, { id: 'b', text: 'y' }], 1],
+    [
+      'options carrying a correctness flag',
+      'multiple_choice',
+      { correct: ['a'] },
+      [
+        { id: 'a', text: 'x', isCorrect: true },
+        { id: 'b', text: 'y' },
+      ],
+      1,
+    ],
+    [
+      'an option without text',
+      'multiple_choice',
+      { correct: ['a'] },
+      [
+        { id: 'a', text: '' },
+        { id: 'b', text: 'y' },
+      ],
+      1,
+    ],
     ['points of zero', 'true_false', { correct: true }, null, 0],
     ['negative points', 'true_false', { correct: true }, null, -1],
     ['true_false without a boolean', 'true_false', { correct: 'true' }, null, 1],
@@ -148,7 +185,8 @@ describe('save_quiz_question: only gradeable questions (INVAL)', () => {
       await tx.becomeUser(teacher);
       await expectCode(tx, saveQuestion, saveArgs(quizId, type, key, options, points), 'INVAL');
       expect(await questionCount(tx, quizId)).toBe(0);
-    }));
+    }),
+  );
 
   // Before migration 000009, answer_key_is_valid / options_are_valid returned NULL for a missing
   // member, and save_quiz_question's `if not ...` let NULL through: keys nothing could match.
@@ -165,7 +203,8 @@ describe('save_quiz_question: only gradeable questions (INVAL)', () => {
       await tx.becomeUser(teacher);
       await expectCode(tx, saveQuestion, saveArgs(quizId, type, key, options, points), 'INVAL');
       expect(await questionCount(tx, quizId)).toBe(0);
-    }));
+    }),
+  );
 
   it('accepts each valid shape, and an essay without a key (stored as {})', () =>
     db.transaction(async (tx) => {
@@ -176,8 +215,9 @@ describe('save_quiz_question: only gradeable questions (INVAL)', () => {
       saved.push((await tx.query(saveQuestion, saveArgs(quizId, 'true_false', { correct: false }))).rows[0].id);
       saved.push((await tx.query(saveQuestion, saveArgs(quizId, 'short_answer', { accepted: ['Paris'] }))).rows[0].id);
       saved.push((await tx.query(saveQuestion, saveArgs(quizId, 'essay', undefined, null, 5))).rows[0].id);
-      const keys = await asRoot(tx, async (q) =>
-        (await q.query('select question_id, correct_answer from lms_private.quiz_answer_keys where question_id = any($1)', [saved])).rows,
+      const keys = await asRoot(
+        tx,
+        async (q) => (await q.query('select question_id, correct_answer from lms_private.quiz_answer_keys where question_id = any($1)', [saved])).rows,
       );
       const byId = new Map(keys.map((k) => [k.question_id, JSON.parse(k.correct_answer)]));
       expect(saved.map((id) => byId.get(id))).toEqual([{ correct: ['a', 'c'] }, { correct: false }, { accepted: ['Paris'] }, {}]);
@@ -201,7 +241,21 @@ describe('what the tables themselves refuse', () => {
       const { quizId } = await setupQuiz(tx);
       const insert = `insert into lms_public.quiz_questions (quiz_id, question_text, question_type, points, order_index, options)
                       values ($1, 'q', $2, $3, $4, $5)`;
-      await expectCode(tx, insert, [quizId, 'multiple_choice', 1, 0, JSON.stringify([{ id: 'a', text: 'x', correct: true }, { id: 'b', text: 'y' }])], '23514');
+      await expectCode(
+        tx,
+        insert,
+        [
+          quizId,
+          'multiple_choice',
+          1,
+          0,
+          JSON.stringify([
+            { id: 'a', text: 'x', correct: true },
+            { id: 'b', text: 'y' },
+          ]),
+        ],
+        '23514',
+      );
       await expectCode(tx, insert, [quizId, 'true_false', 0, 1, null], '23514');
       await expectCode(tx, insert, [quizId, 'true_false', 1, 2, JSON.stringify(abcd)], '23514');
       expect((await tx.query(insert, [quizId, 'multiple_choice', 1, 3, JSON.stringify(abcd)])).rowCount).toBe(1);
@@ -267,8 +321,15 @@ describe('who reads questions and keys', () => {
       const secret = await addQuestion(tx, victimQuiz, { type: 'short_answer', key: { accepted: ['victim-secret'] } });
       const { teacher: attacker, quizId: ownQuiz } = await setupQuiz(tx);
       // The victim's question id with the attacker's own quiz id.
-      const forged = await asRoot(tx, async (q) =>
-        (await q.query('select (row(q.id, $2::uuid, q.question_text, q.question_type, q.points, q.order_index, q.explanation, q.options, q.question_metadata)::lms_public.quiz_questions)::text as r from lms_public.quiz_questions q where q.id = $1', [secret, ownQuiz])).rows[0].r,
+      const forged = await asRoot(
+        tx,
+        async (q) =>
+          (
+            await q.query(
+              'select (row(q.id, $2::uuid, q.question_text, q.question_type, q.points, q.order_index, q.explanation, q.options, q.question_metadata)::lms_public.quiz_questions)::text as r from lms_public.quiz_questions q where q.id = $1',
+              [secret, ownQuiz],
+            )
+          ).rows[0].r,
       );
       await tx.becomeUser(attacker);
       const { rows } = await tx.query('select lms_public.quiz_questions_answer_key($1::lms_public.quiz_questions) as key', [forged]);

@@ -143,9 +143,17 @@ it("a student's start and the worker's finalisation of the same overdue attempt 
   const quiz = await setupQuiz(db.root, { maxAttempts: null, timeLimitMinutes: 1 });
   const tf = await addQuestion(db.root, quiz.quizId, { type: 'true_false', key: { correct: true } });
   const student = await enrolledStudent(quiz);
-  const attempt = await committedAs(pool, student, async (c) => (await c.query('select id from lms_public.start_quiz_attempt($1)', [quiz.quizId])).rows[0], grace(0));
+  const attempt = await committedAs(
+    pool,
+    student,
+    async (c) => (await c.query('select id from lms_public.start_quiz_attempt($1)', [quiz.quizId])).rows[0],
+    grace(0),
+  );
   await committedAs(pool, student, (c) => c.query('select lms_public.save_quiz_answers($1, $2)', [attempt.id, JSON.stringify({ [tf]: true })]));
-  await db.root.query("update lms_public.quiz_attempts set started_at = started_at - interval '2 minutes', deadline_at = deadline_at - interval '2 minutes' where id = $1", [attempt.id]);
+  await db.root.query(
+    "update lms_public.quiz_attempts set started_at = started_at - interval '2 minutes', deadline_at = deadline_at - interval '2 minutes' where id = $1",
+    [attempt.id],
+  );
 
   const worker = await db.root.connect();
   const studentClient = await pool.connect();
@@ -168,7 +176,7 @@ it("a student's start and the worker's finalisation of the same overdue attempt 
     );
     // Wait until the start is blocked on the enrollment's lock.
     for (let i = 0; i < 100; i++) {
-      const { rows } = await db.root.query("select wait_event_type from pg_stat_activity where pid = $1", [pid]);
+      const { rows } = await db.root.query('select wait_event_type from pg_stat_activity where pid = $1', [pid]);
       if (rows[0]?.wait_event_type === 'Lock') break;
       await new Promise((r) => setTimeout(r, 20));
     }

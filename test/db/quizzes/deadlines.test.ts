@@ -17,8 +17,15 @@ async function timedQuiz(tx: Transaction, timeLimitMinutes: number | null = 10) 
 }
 
 function jobOf(tx: Transaction, attemptId: string) {
-  return asRoot(tx, async (q) =>
-    (await q.query("select j.task_identifier, pj.payload, j.run_at from graphile_worker.jobs j join graphile_worker._private_jobs pj on pj.id = j.id where j.key = 'quiz_attempts__finalize:' || $1", [attemptId])).rows,
+  return asRoot(
+    tx,
+    async (q) =>
+      (
+        await q.query(
+          "select j.task_identifier, pj.payload, j.run_at from graphile_worker.jobs j join graphile_worker._private_jobs pj on pj.id = j.id where j.key = 'quiz_attempts__finalize:' || $1",
+          [attemptId],
+        )
+      ).rows,
   );
 }
 
@@ -98,7 +105,14 @@ describe('finalising overdue attempts', () => {
       await ageAttempt(tx, attempt.id, 10 * 60 + 5);
       expect((await tx.query(finalize, [attempt.id])).rows).toEqual([{ outcome: 'graded' }]);
       const row = await attemptRow(tx, attempt.id);
-      expect(row).toMatchObject({ status: 'graded', score: '1.00', max_score: '2.00', percentage: '50.00', is_passed: true, answers: { [tf]: true, [short]: 'no' } });
+      expect(row).toMatchObject({
+        status: 'graded',
+        score: '1.00',
+        max_score: '2.00',
+        percentage: '50.00',
+        is_passed: true,
+        answers: { [tf]: true, [short]: 'no' },
+      });
       // Submitted at the deadline (+ grace), and the time taken is the whole limit.
       expect(row.submitted_at!.getTime()).toBe(row.deadline_at!.getTime());
       expect(row.time_taken_seconds).toBe(600);

@@ -68,7 +68,8 @@ describe('automatic grading of each type', () => {
       const { quizId, q } = await autoQuiz(tx);
       const points = { multi: '2.00', single: '1.00', yes: '1.00', no: '1.00', short: '3.00' }[which];
       expect(await gradeOf(tx, quizId, q[which], answer)).toEqual({ correct, points: correct ? points : '0.00' });
-    }));
+    }),
+  );
 
   it('no answer at all is wrong with 0 points, and the attempt is graded 0 and failed', () =>
     db.transaction(async (tx) => {
@@ -77,9 +78,7 @@ describe('automatic grading of each type', () => {
       const done = await submit(tx, attempt.id);
       expect(done).toMatchObject({ status: 'graded', score: '0.00', max_score: '8.00', percentage: '0.00', is_passed: false });
       const grades = await gradesOf(tx, attempt.id);
-      expect(Object.values(q).map((id) => grades.get(id))).toEqual(
-        Object.values(q).map(() => ({ points_awarded: '0.00', is_correct: false, feedback: null })),
-      );
+      expect(Object.values(q).map((id) => grades.get(id))).toEqual(Object.values(q).map(() => ({ points_awarded: '0.00', is_correct: false, feedback: null })));
     }));
 
   it('totals: score, max score, percentage and pass against the passing score', () =>
@@ -148,7 +147,7 @@ describe('essays: graded by hand', () => {
       expect((await tx.query(queue)).rows).toEqual([]);
     }));
 
-  it('grade_essay refuses points above the question\'s or below zero (INVAL), a non-essay (NTFND), other people (FRBDN, 42501)', () =>
+  it("grade_essay refuses points above the question's or below zero (INVAL), a non-essay (NTFND), other people (FRBDN, 42501)", () =>
     db.transaction(async (tx) => {
       const { attempt, teacher, short, mc, student } = await essayQuiz(tx);
       const other = await newUser(tx, 'instructor');

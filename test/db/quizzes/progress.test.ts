@@ -24,14 +24,24 @@ async function course(tx: Transaction, settings: QuizSettings = {}) {
 }
 
 function lessonProgress(tx: Transaction, enrollmentId: string, lessonId: string) {
-  return asRoot(tx, async (q) =>
-    (await q.query('select status, completion_percentage, attempts_count, completed_at from lms_public.lesson_progress where enrollment_id = $1 and lesson_id = $2', [enrollmentId, lessonId])).rows[0],
+  return asRoot(
+    tx,
+    async (q) =>
+      (
+        await q.query(
+          'select status, completion_percentage, attempts_count, completed_at from lms_public.lesson_progress where enrollment_id = $1 and lesson_id = $2',
+          [enrollmentId, lessonId],
+        )
+      ).rows[0],
   );
 }
 
 function enrollment(tx: Transaction, id: string) {
-  return asRoot(tx, async (q) =>
-    (await q.query('select status, progress_percentage, completed_lessons_count, total_lessons_count from lms_public.enrollments where id = $1', [id])).rows[0],
+  return asRoot(
+    tx,
+    async (q) =>
+      (await q.query('select status, progress_percentage, completed_lessons_count, total_lessons_count from lms_public.enrollments where id = $1', [id]))
+        .rows[0],
   );
 }
 
@@ -39,17 +49,32 @@ describe('quiz attempts and lesson progress', () => {
   it('failing a graded quiz does not complete its lesson; passing does, and the enrollment completes', () =>
     db.transaction(async (tx) => {
       const { enrollmentId, lessonId, attempt } = await course(tx);
-      expect(await enrollment(tx, enrollmentId)).toEqual({ status: 'active', progress_percentage: '50.00', completed_lessons_count: 1, total_lessons_count: 2 });
+      expect(await enrollment(tx, enrollmentId)).toEqual({
+        status: 'active',
+        progress_percentage: '50.00',
+        completed_lessons_count: 1,
+        total_lessons_count: 2,
+      });
 
       expect(await attempt(2)).toMatchObject({ percentage: '50.00', is_passed: false });
-      expect(await lessonProgress(tx, enrollmentId, lessonId)).toMatchObject({ status: 'in_progress', completion_percentage: '50.00', attempts_count: 1, completed_at: null });
+      expect(await lessonProgress(tx, enrollmentId, lessonId)).toMatchObject({
+        status: 'in_progress',
+        completion_percentage: '50.00',
+        attempts_count: 1,
+        completed_at: null,
+      });
       expect(await enrollment(tx, enrollmentId)).toMatchObject({ status: 'active', progress_percentage: '50.00' });
 
       expect(await attempt(3)).toMatchObject({ percentage: '75.00', is_passed: true });
       const done = await lessonProgress(tx, enrollmentId, lessonId);
       expect(done).toMatchObject({ status: 'completed', completion_percentage: '75.00', attempts_count: 2 });
       expect(done.completed_at).not.toBeNull();
-      expect(await enrollment(tx, enrollmentId)).toEqual({ status: 'completed', progress_percentage: '100.00', completed_lessons_count: 2, total_lessons_count: 2 });
+      expect(await enrollment(tx, enrollmentId)).toEqual({
+        status: 'completed',
+        progress_percentage: '100.00',
+        completed_lessons_count: 2,
+        total_lessons_count: 2,
+      });
     }));
 
   it('completion_percentage is the best attempt; a later failure keeps the completion; attempts_count counts them all', () =>
@@ -59,7 +84,12 @@ describe('quiz attempts and lesson progress', () => {
       const completedAt = (await lessonProgress(tx, enrollmentId, lessonId)).completed_at;
       await attempt(1);
       await attempt(3);
-      expect(await lessonProgress(tx, enrollmentId, lessonId)).toEqual({ status: 'completed', completion_percentage: '100.00', attempts_count: 3, completed_at: completedAt });
+      expect(await lessonProgress(tx, enrollmentId, lessonId)).toEqual({
+        status: 'completed',
+        completion_percentage: '100.00',
+        attempts_count: 3,
+        completed_at: completedAt,
+      });
       expect(await enrollment(tx, enrollmentId)).toMatchObject({ status: 'completed' });
     }));
 
@@ -73,10 +103,25 @@ describe('quiz attempts and lesson progress', () => {
     db.transaction(async (tx) => {
       const { enrollmentId, lessonId, attempt } = await course(tx, { quizType: 'practice' });
       // The practice lesson does not count: the text lesson alone completes the course.
-      expect(await enrollment(tx, enrollmentId)).toEqual({ status: 'completed', progress_percentage: '100.00', completed_lessons_count: 1, total_lessons_count: 1 });
+      expect(await enrollment(tx, enrollmentId)).toEqual({
+        status: 'completed',
+        progress_percentage: '100.00',
+        completed_lessons_count: 1,
+        total_lessons_count: 1,
+      });
       expect(await attempt(4)).toMatchObject({ is_passed: true, percentage: '100.00' });
-      expect(await lessonProgress(tx, enrollmentId, lessonId)).toMatchObject({ status: 'in_progress', completion_percentage: '100.00', attempts_count: 1, completed_at: null });
-      expect(await enrollment(tx, enrollmentId)).toEqual({ status: 'completed', progress_percentage: '100.00', completed_lessons_count: 1, total_lessons_count: 1 });
+      expect(await lessonProgress(tx, enrollmentId, lessonId)).toMatchObject({
+        status: 'in_progress',
+        completion_percentage: '100.00',
+        attempts_count: 1,
+        completed_at: null,
+      });
+      expect(await enrollment(tx, enrollmentId)).toEqual({
+        status: 'completed',
+        progress_percentage: '100.00',
+        completed_lessons_count: 1,
+        total_lessons_count: 1,
+      });
     }));
 
   it('a practice pass does not complete the course when other lessons are left', () =>

@@ -49,7 +49,14 @@ describe('regrade_quiz', () => {
       expect((await tx.query(regrade, [quizId])).rows).toEqual([{ n: 2 }]);
 
       // Now mc wrong (0), tf wrong (0 of 3), essay kept (1 of 2): 1 of 6.
-      expect(await attemptRow(tx, graded.id)).toMatchObject({ status: 'graded', score: '1.00', max_score: '6.00', percentage: '16.67', is_passed: false, answers: { [mc]: ['a'], [tf]: false } });
+      expect(await attemptRow(tx, graded.id)).toMatchObject({
+        status: 'graded',
+        score: '1.00',
+        max_score: '6.00',
+        percentage: '16.67',
+        is_passed: false,
+        answers: { [mc]: ['a'], [tf]: false },
+      });
       const g = await gradesOf(tx, graded.id);
       expect([g.get(mc), g.get(tf), g.get(essay)]).toEqual([
         { points_awarded: '0.00', is_correct: false, feedback: null },

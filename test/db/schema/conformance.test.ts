@@ -203,9 +203,7 @@ function stepOf(type: string): number {
 
 function checkTitle(check: DocCheck): string {
   if (check.kind === 'values') return `CHECK ${check.column} allows exactly: ${check.values.join(', ')}`;
-  return check.max === undefined
-    ? `CHECK ${check.column} >= ${check.min}`
-    : `CHECK ${check.column} between ${check.min} and ${check.max}`;
+  return check.max === undefined ? `CHECK ${check.column} >= ${check.min}` : `CHECK ${check.column} between ${check.min} and ${check.max}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,10 +326,7 @@ describe.each(EXPECTED_SCHEMA.map((t) => [`${t.schema}.${t.table} (${t.source})`
         const inside = check.max === undefined ? [check.min, check.min + 1000 * step] : [check.min, check.max];
         const outside = check.max === undefined ? [check.min - step] : [check.min - step, check.max + step];
         const text = (n: number) => String(Number(n.toFixed(6)));
-        probes = Object.fromEntries([
-          ...inside.map((n) => [text(n), 'accepted'] as const),
-          ...outside.map((n) => [text(n), 'rejected'] as const),
-        ]);
+        probes = Object.fromEntries([...inside.map((n) => [text(n), 'accepted'] as const), ...outside.map((n) => [text(n), 'rejected'] as const)]);
       }
       expect(await probeChecks(client, columns, onColumn, check.column, Object.keys(probes))).toEqual(probes);
     }),

@@ -273,9 +273,7 @@ export const DOCUMENT_TABLES: readonly DocTable[] = [
     uniques: [['quiz_id', 'order_index']],
     foreignKeys: [{ columns: ['quiz_id'], references: { table: 'quizzes', columns: ['id'] }, onDelete: 'CASCADE' }],
     indexes: [{ name: 'ix_quiz_questions_quiz_id', columns: ['quiz_id'] }],
-    checks: [
-      { kind: 'values', column: 'question_type', values: ['multiple_choice', 'true_false', 'short_answer', 'essay'] },
-    ],
+    checks: [{ kind: 'values', column: 'question_type', values: ['multiple_choice', 'true_false', 'short_answer', 'essay'] }],
   },
   {
     section: '3.9',

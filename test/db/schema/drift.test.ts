@@ -106,7 +106,10 @@ const ROW_VERSIONS = `select p.oid::regprocedure::text as name, p.ctid::text as 
 /** The files a migration includes, in their order (db/order.txt). */
 async function orderedFiles(): Promise<string[]> {
   const text = await fs.readFile(projectPath('db', 'order.txt'), 'utf8');
-  return text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
 }
 
 async function sqlFilesUnder(dir: string): Promise<string[]> {

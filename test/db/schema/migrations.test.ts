@@ -27,18 +27,19 @@ const FINGERPRINT = `
   ) lines`;
 
 beforeAll(() => createMigratedDatabase(baseUrl(), DATABASE));
-afterAll(() =>
-  withClient(superuserUrl(baseUrl(), 'postgres'), (c) => c.query(`drop database if exists ${DATABASE} with (force)`)),
-);
+afterAll(() => withClient(superuserUrl(baseUrl(), 'postgres'), (c) => c.query(`drop database if exists ${DATABASE} with (force)`)));
 
 it('applies every committed migration to an empty database, and a second run changes nothing', async () => {
   const url = superuserUrl(baseUrl(), DATABASE);
-  const committed = (await fs.readdir(projectPath('migrations', 'committed'))).filter((f) => f.endsWith('.sql'))
+  const committed = (await fs.readdir(projectPath('migrations', 'committed')))
+    .filter((f) => f.endsWith('.sql'))
     .map((f) => `${f.split(/[-.]/)[0]}.sql`)
     .sort();
   const fingerprint = () => withClient(url, async (c) => (await c.query(FINGERPRINT)).rows[0]);
 
-  const applied = await withClient(url, async (c) => (await c.query('select filename from graphile_migrate.migrations order by filename')).rows.map((r) => r.filename));
+  const applied = await withClient(url, async (c) =>
+    (await c.query('select filename from graphile_migrate.migrations order by filename')).rows.map((r) => r.filename),
+  );
   expect(applied).toEqual(committed);
   const before = await fingerprint();
   expect(Number(before.lines)).toBeGreaterThan(500);

@@ -13,7 +13,8 @@ const API_ROLES = [AUTHENTICATOR, ...VISITORS];
 // The whole INSERT/UPDATE surface that API roles hold, table- or column-level. PostGraphile
 // generates a mutation for each of these, so a new entry is an API change to review.
 const COURSE_COLUMNS = 'category, course_metadata, currency, description, difficulty_level, estimated_duration_minutes';
-const LESSON_COLUMNS = 'content, course_id, description, duration_minutes, is_preview, lesson_metadata, lesson_type, order_index, parent_lesson_id, slug, title, video_url';
+const LESSON_COLUMNS =
+  'content, course_id, description, duration_minutes, is_preview, lesson_metadata, lesson_type, order_index, parent_lesson_id, slug, title, video_url';
 const LESSON_UPDATE_COLUMNS = 'content, description, duration_minutes, is_preview, lesson_metadata, lesson_type, parent_lesson_id, slug, title, video_url';
 const QUIZ_COLUMNS = 'description, is_published';
 const QUIZ_TAIL = 'max_attempts, passing_score, quiz_type, show_correct_answers, shuffle_options, shuffle_questions, time_limit_minutes, title';
@@ -167,7 +168,10 @@ const RELATIONS_TO_DOCUMENT = `
   where n.nspname = any($1) and c.relkind in ('r', 'p', 'v', 'm', 'f')`;
 
 async function relationComments(client: Client) {
-  return rows<{ name: string; comment: string | null }>(client, `select r.name, obj_description(r.oid, 'pg_class') as comment from (${RELATIONS_TO_DOCUMENT}) r`);
+  return rows<{ name: string; comment: string | null }>(
+    client,
+    `select r.name, obj_description(r.oid, 'pg_class') as comment from (${RELATIONS_TO_DOCUMENT}) r`,
+  );
 }
 
 async function columnComments(client: Client) {
@@ -221,11 +225,17 @@ const describeGrant = (g: Grant) => `${g.role}: ${g.privilege}${g.columns ? ` ($
 
 async function writeGrants(client: Client): Promise<string[]> {
   const grants = await apiRoleGrants(client);
-  return grants.filter((g) => g.privilege === 'INSERT' || g.privilege === 'UPDATE').map(describeGrant).sort();
+  return grants
+    .filter((g) => g.privilege === 'INSERT' || g.privilege === 'UPDATE')
+    .map(describeGrant)
+    .sort();
 }
 
 async function privateTableGrants(client: Client): Promise<string[]> {
-  return (await apiRoleGrants(client)).filter((g) => g.schema === 'lms_private').map(describeGrant).sort();
+  return (await apiRoleGrants(client))
+    .filter((g) => g.schema === 'lms_private')
+    .map(describeGrant)
+    .sort();
 }
 
 async function destructiveGrants(client: Client): Promise<string[]> {
@@ -319,7 +329,9 @@ describe('row level security', () => {
 describe('SECURITY DEFINER functions', () => {
   it('pin search_path, starting with pg_catalog and ending with pg_temp', () =>
     db.asRoot(async (c) => {
-      expect((await securityDefinerFunctions(c)).map((f) => f.name)).toContain('lms_private.add_job(identifier text, payload jsonb, job_key text, run_at timestamp with time zone, max_attempts integer)');
+      expect((await securityDefinerFunctions(c)).map((f) => f.name)).toContain(
+        'lms_private.add_job(identifier text, payload jsonb, job_key text, run_at timestamp with time zone, max_attempts integer)',
+      );
       expect(await unpinnedDefiners(c)).toEqual([]);
     }));
 
@@ -455,14 +467,22 @@ describe('visitor grants', () => {
         'lms_student: UPDATE (full_name, profile_metadata, role) ON lms_public.users',
       ]);
       expect(await privateTableGrants(c)).toEqual(API_ROLES.map((r) => `${r}: SELECT ON lms_private.user_passwords`).sort());
-      expect(await destructiveGrants(c)).toEqual(['lms_anonymous: TRUNCATE ON lms_public.payments', 'lms_authenticator: REFERENCES (id) ON lms_public.courses']);
+      expect(await destructiveGrants(c)).toEqual([
+        'lms_anonymous: TRUNCATE ON lms_public.payments',
+        'lms_authenticator: REFERENCES (id) ON lms_public.courses',
+      ]);
     }));
 });
 
 describe('functions', () => {
   it('none is executable by PUBLIC', () =>
     db.asRoot(async (c) => {
-      expect(await functionNames(c)).toEqual(expect.arrayContaining(['lms_public.current_user_profile()', 'lms_private.add_job(identifier text, payload jsonb, job_key text, run_at timestamp with time zone, max_attempts integer)']));
+      expect(await functionNames(c)).toEqual(
+        expect.arrayContaining([
+          'lms_public.current_user_profile()',
+          'lms_private.add_job(identifier text, payload jsonb, job_key text, run_at timestamp with time zone, max_attempts integer)',
+        ]),
+      );
       expect(await publicExecutableFunctions(c)).toEqual([]);
     }));
 
@@ -471,7 +491,9 @@ describe('functions', () => {
       await c.query('grant execute on function lms_private.is_admin() to public');
       // Created by root, outside lms_owner's default privileges, so its proacl stays NULL.
       await c.query("create function lms_public.defaulted() returns int language sql as 'select 1'");
-      expect((await rows<{ acl: string | null }>(c, "select proacl::text as acl from pg_proc where oid = 'lms_public.defaulted()'::regprocedure", []))[0]?.acl).toBeNull();
+      expect(
+        (await rows<{ acl: string | null }>(c, "select proacl::text as acl from pg_proc where oid = 'lms_public.defaulted()'::regprocedure", []))[0]?.acl,
+      ).toBeNull();
       expect(await publicExecutableFunctions(c)).toEqual(['lms_private.is_admin()', 'lms_public.defaulted()']);
     }));
 });
@@ -479,7 +501,9 @@ describe('functions', () => {
 describe('triggers', () => {
   it('are named _NNN_<what>, so that their firing order is visible', () =>
     db.asRoot(async (c) => {
-      expect((await triggers(c)).map((t) => t.name)).toEqual(expect.arrayContaining(['_100_set_updated_at ON lms_public.users', '_900_require_password ON lms_public.users']));
+      expect((await triggers(c)).map((t) => t.name)).toEqual(
+        expect.arrayContaining(['_100_set_updated_at ON lms_public.users', '_900_require_password ON lms_public.users']),
+      );
       expect(await misnamedTriggers(c)).toEqual([]);
     }));
 
@@ -502,7 +526,9 @@ describe('policies', () => {
   it('the check names a policy that reads up the order, or a table outside it', () =>
     db.asRoot(async (c) => {
       await c.query('create policy reads_up on lms_public.courses for select using (id in (select l.course_id from lms_public.lessons l))');
-      await c.query('create policy reads_users on lms_public.lessons for select using (course_id in (select c.id from lms_public.courses c join lms_public.users u on u.id = c.instructor_id))');
+      await c.query(
+        'create policy reads_users on lms_public.lessons for select using (course_id in (select c.id from lms_public.courses c join lms_public.users u on u.id = c.instructor_id))',
+      );
       expect(await policyReadsAgainstOrder(c)).toEqual([
         'reads_up ON lms_public.courses reads lms_public.lessons',
         'reads_users ON lms_public.lessons reads lms_public.users',

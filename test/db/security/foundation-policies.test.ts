@@ -46,7 +46,11 @@ describe('users', () => {
 
   it('every user has a password row by the end of the transaction', async () => {
     await expect(
-      db.asRoot((c) => c.query("insert into lms_public.users (email, full_name) values ('nopass@example.test', 'No Password')").then(() => c.query('set constraints all immediate'))),
+      db.asRoot((c) =>
+        c
+          .query("insert into lms_public.users (email, full_name) values ('nopass@example.test', 'No Password')")
+          .then(() => c.query('set constraints all immediate')),
+      ),
     ).rejects.toMatchObject({ code: '23502' });
   });
 });
@@ -60,7 +64,8 @@ describe('courses', () => {
       const admin = await insertUser(tx.client, { role: 'admin' });
       const published = await insertCourse(tx.client, teacher.id, { isPublished: true });
       const draft = await insertCourse(tx.client, teacher.id);
-      const visible = async () => (await tx.query('select id from lms_public.courses where id = any($1)', [[published.id, draft.id]])).rows.map((r) => r.id).sort();
+      const visible = async () =>
+        (await tx.query('select id from lms_public.courses where id = any($1)', [[published.id, draft.id]])).rows.map((r) => r.id).sort();
 
       await tx.becomeAnonymous();
       expect(await visible()).toEqual([published.id]);

@@ -48,10 +48,10 @@ async function setup(lessons: number, names: { holder?: string; instructor?: str
     "insert into lms_public.lessons (course_id, title, lesson_type) select $1, 'L' || i, 'text' from generate_series(1, $2) i returning id",
     [course.id, lessons],
   );
-  const { rows } = await db.root.query<{ id: string }>(
-    'insert into lms_public.enrollments (student_id, course_id) values ($1, $2) returning id',
-    [student.id, course.id],
-  );
+  const { rows } = await db.root.query<{ id: string }>('insert into lms_public.enrollments (student_id, course_id) values ($1, $2) returning id', [
+    student.id,
+    course.id,
+  ]);
   return { course, lessonIds: lessonRows.map((r) => r.id), enrollmentId: rows[0]!.id };
 }
 
@@ -71,10 +71,14 @@ const pendingJobs = async (enrollmentId: string) =>
 /** Waits until the enrollment's job has run and its certificate is signed. */
 async function issued(enrollmentId: string) {
   await eventually(async () => ((await pendingJobs(enrollmentId)) === 0 ? true : undefined), 'the certificate job to run', 15_000);
-  return eventually(async () => {
-    const rows = await certificates(enrollmentId);
-    return rows.length > 0 && rows[0].signature !== null ? rows : undefined;
-  }, 'a signed certificate', 15_000);
+  return eventually(
+    async () => {
+      const rows = await certificates(enrollmentId);
+      return rows.length > 0 && rows[0].signature !== null ? rows : undefined;
+    },
+    'a signed certificate',
+    15_000,
+  );
 }
 
 const pdfFile = (pdfPath: string) => path.join(dataDir, 'storage', pdfPath);

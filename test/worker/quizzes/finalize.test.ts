@@ -37,11 +37,16 @@ async function timedAttempt(answersOf: (q: { tf: string; short: string }) => Rec
   };
   const student: TestUser = await newUser(db.root);
   await committedAs(db.auth, student, (c) => c.query('select lms_public.enroll($1)', [setup.courseId]));
-  const attempt = await committedAs(db.auth, student, async (c) => {
-    const a = (await c.query<Attempt>('select * from lms_public.start_quiz_attempt($1)', [setup.quizId])).rows[0]!;
-    await c.query('select lms_public.save_quiz_answers($1, $2)', [a.id, JSON.stringify(answersOf(q))]);
-    return a;
-  }, grace(0));
+  const attempt = await committedAs(
+    db.auth,
+    student,
+    async (c) => {
+      const a = (await c.query<Attempt>('select * from lms_public.start_quiz_attempt($1)', [setup.quizId])).rows[0]!;
+      await c.query('select lms_public.save_quiz_answers($1, $2)', [a.id, JSON.stringify(answersOf(q))]);
+      return a;
+    },
+    grace(0),
+  );
   return { ...setup, q, student, attempt };
 }
 
@@ -55,21 +60,36 @@ it('starting a timed attempt queues quiz_attempts__finalize at deadline + grace;
 
   // Run early, it is not due: the job fails and stays queued, and the attempt stays open.
   await runNow(attempt.id);
-  const failed = await eventually(async () => {
-    const j = await jobFor(attempt.id);
-    return j && j.attempts > 0 && j.last_error !== null ? j : undefined;
-  }, 'the early run to fail', 15_000);
+  const failed = await eventually(
+    async () => {
+      const j = await jobFor(attempt.id);
+      return j && j.attempts > 0 && j.last_error !== null ? j : undefined;
+    },
+    'the early run to fail',
+    15_000,
+  );
   expect(failed.last_error).toMatch(/not due yet/);
   expect(await attemptRow(db.root, attempt.id)).toMatchObject({ status: 'in_progress' });
 
   // Past its deadline, the next run finalises it.
   await ageAttempt(db.root, attempt.id, 61);
   await runNow(attempt.id);
-  const done = await eventually(async () => {
-    const row = await attemptRow(db.root, attempt.id);
-    return row.status === 'in_progress' ? undefined : row;
-  }, 'the attempt to be finalised', 15_000);
-  expect(done).toMatchObject({ status: 'graded', score: '1.00', max_score: '2.00', percentage: '50.00', is_passed: true, answers: { [q.tf]: true, [q.short]: 'nope' } });
+  const done = await eventually(
+    async () => {
+      const row = await attemptRow(db.root, attempt.id);
+      return row.status === 'in_progress' ? undefined : row;
+    },
+    'the attempt to be finalised',
+    15_000,
+  );
+  expect(done).toMatchObject({
+    status: 'graded',
+    score: '1.00',
+    max_score: '2.00',
+    percentage: '50.00',
+    is_passed: true,
+    answers: { [q.tf]: true, [q.short]: 'nope' },
+  });
   expect(done.submitted_at!.getTime()).toBe(done.deadline_at!.getTime());
   await eventually(async () => ((await jobFor(attempt.id)) === undefined ? true : undefined), 'the job to be removed', 15_000);
 });
@@ -80,9 +100,13 @@ it('the quiz_attempts__finalize_overdue sweep finalises an overdue attempt whose
   await ageAttempt(db.root, attempt.id, 120);
   worker ??= await startWorker(testConfig(db, { LMS_QUIZ_GRACE_SECONDS: '0' }), db.ownerUrl);
   await db.root.query("select graphile_worker.add_job('quiz_attempts__finalize_overdue')");
-  const done = await eventually(async () => {
-    const row = await attemptRow(db.root, attempt.id);
-    return row.status === 'in_progress' ? undefined : row;
-  }, 'the sweep', 15_000);
+  const done = await eventually(
+    async () => {
+      const row = await attemptRow(db.root, attempt.id);
+      return row.status === 'in_progress' ? undefined : row;
+    },
+    'the sweep',
+    15_000,
+  );
   expect(done).toMatchObject({ status: 'graded', score: '1.00', answers: { [q.short]: ' YES ' } });
 });
