@@ -56,7 +56,7 @@ function rate(path: string, body?: string, auth?: string): Promise<number> {
   args.push(`${base}${path}`);
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { maxBuffer: 10 * 1024 * 1024 }, (error, stdout) => {
-      if (error) return reject(error);
+      if (error) return reject(new Error(`autocannon failed: ${error.message}`));
       const result = JSON.parse(stdout);
       if (result.non2xx > 0 || result.errors > 0) return reject(new Error(`${path}: ${result.non2xx} non-2xx, ${result.errors} errors`));
       resolve(result.requests.average);

@@ -52,7 +52,7 @@ function time(source: string, rules: readonly ValidationRule[], maxTokens?: numb
     try {
       const document = parse(source, maxTokens === undefined ? {} : { maxTokens });
       errors = validate(schema, document, rules)
-        .map((e) => String(e.extensions.code ?? 'graphql-js'))
+        .map((e) => (typeof e.extensions.code === 'string' ? e.extensions.code : 'graphql-js'))
         .slice(0, 1)
         .join();
     } catch (error) {

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { postgraphile, type PostGraphileInstance } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/express/v4';
 import { randomUUID } from 'node:crypto';
+import { inspect } from 'node:util';
 import type { Config } from '../config.ts';
 import { logger } from '../log.ts';
 import { sendError } from '../errors.ts';
@@ -98,7 +99,7 @@ export function createApi(config: Config, pools: ApiPools): Api {
           sendError(res, 'BAD_REQUEST', 'The request body is not valid JSON.');
         } else {
           const id = randomUUID();
-          log(`unhandled error ${id}: ${error instanceof Error ? error.stack : String(error)}`);
+          log(`unhandled error ${id}: ${error instanceof Error ? error.stack : inspect(error)}`);
           sendError(res, 'INTERNAL_ERROR', `An unexpected error occurred (id ${id}).`);
         }
       });

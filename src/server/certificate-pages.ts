@@ -1,4 +1,4 @@
-import express, { type Request, type Response } from 'express';
+import express, { type Request } from 'express';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { publicJwk, signingKey } from '../certificates/keys.ts';

@@ -28,7 +28,7 @@ export function strictCsp(formAction: "'none'" | "'self'"): string {
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export function escapeHtml(value: unknown): string {
+export function escapeHtml(value: string | null | undefined): string {
   return String(value ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 }
 

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { NextFunction, Request, Response } from 'express';
 import pLimit from 'p-limit';
-import { Kind, type DocumentNode, type SelectionSetNode } from 'postgraphile/graphql';
+import { Kind, OperationTypeNode, type DocumentNode, type SelectionSetNode } from 'postgraphile/graphql';
 import { sendError } from '../errors.ts';
 import { clientKey } from './client-address.ts';
 import { documentOf } from './graphql-request.ts';
@@ -30,7 +30,7 @@ export function limitedActions(document: DocumentNode, operationName: unknown): 
         ? operations[0]
         : undefined;
   // No operation to run means grafserv refuses the request: there is nothing to count.
-  if (!operation || operation.operation !== 'mutation') return [];
+  if (!operation || operation.operation !== OperationTypeNode.MUTATION) return [];
   const fragments = new Map(document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])));
   const actions = new Map<string, string>();
   const visited = new Set<string>();

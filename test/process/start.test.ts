@@ -13,7 +13,7 @@ let url: string;
 /** Waits until the process has printed a line that matches. */
 function waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
   return eventually(
-    async () => pattern.exec(output) ?? undefined,
+    () => Promise.resolve(pattern.exec(output) ?? undefined),
     () => `${pattern}; output so far:\n${output}`,
     timeoutMs,
   );

@@ -39,7 +39,7 @@ export async function startProductionServer(db: TestDatabase, extraEnv: Record<s
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
   const started = await eventually(
-    async () => /GraphQL API: (http:\/\/localhost:\d+)\/graphql/.exec(output) ?? undefined,
+    () => Promise.resolve(/GraphQL API: (http:\/\/localhost:\d+)\/graphql/.exec(output) ?? undefined),
     () => `the server to start; output so far:\n${output}`,
     30_000,
   ).catch((error: unknown) => {
