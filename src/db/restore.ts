@@ -245,20 +245,23 @@ export async function restoreLogical(options: LogicalRestoreOptions): Promise<Re
   }
 }
 
-/**
- * The checkout's committed migrations up to the backup's level: all of them when it is the
- * latest, a copy of the first ones when the checkout is ahead. A backup from a later schema than
- * the checkout knows cannot be loaded into it.
- */
+/** The migrations folder that brings a database to the backup's level, and no further. */
 async function migrationsUpTo(manifest: Manifest, temp: string): Promise<string> {
+  if (manifest.migration === null) throw new Error('the backup has no migration level');
+  return migrationsFolderUpTo(manifest.migration.level, temp);
+}
+
+/**
+ * The checkout's committed migrations up to a level: the project's own folder when it is the
+ * latest, a copy of the first ones in `temp` when the checkout is ahead. A level the checkout
+ * does not have (a backup from a later release) cannot be reached from it.
+ */
+export async function migrationsFolderUpTo(level: number, temp: string): Promise<string> {
   const committed = projectPath('migrations', 'committed');
   const files = (await fs.readdir(committed)).filter((f) => f.endsWith('.sql')).sort();
-  const level = manifest.migration?.level;
-  if (level === undefined) throw new Error('the backup has no migration level');
   // graphile-migrate records 000017.sql for the file 000017-what-it-does.sql.
   const at = files.findIndex((f) => Number.parseInt(f, 10) === level);
-  if (at < 0)
-    throw new Error(`the backup is at migration ${manifest.migration?.filename}, which this checkout does not have: check out the release that took it`);
+  if (at < 0) throw new Error(`migration ${level} is not in this checkout: check out the release that took the backup`);
   if (at === files.length - 1) return projectPath('migrations');
   await fs.mkdir(path.join(temp, 'committed'), { recursive: true });
   for (const f of files.slice(0, at + 1)) await fs.copyFile(path.join(committed, f), path.join(temp, 'committed', f));

@@ -11,6 +11,10 @@ import { DEV_ROLE_PASSWORDS, withCredentials } from '../../src/db/connections.ts
 import { seedDemo } from '../../src/db/seed.ts';
 import { projectPath } from '../../src/paths.ts';
 import { insertUser } from '../support/fixtures.ts';
+import { quickAddJob, runOnce } from 'graphile-worker';
+import { loadConfig } from '../../src/config.ts';
+import { crontabFor } from '../../worker/crontab.ts';
+import databaseBackup from '../../worker/tasks/database__backup.ts';
 
 /*
  * The backup commands as an operator runs them: real processes against a real embedded cluster
@@ -203,3 +207,35 @@ it('retention removes base backups and archived WAL older than the window, but n
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+it('the worker’s daily database__backup job takes a base backup and prunes by retention, with the embedded database only', async () => {
+  const env = {
+    NODE_ENV: 'development',
+    LMS_DATA_DIR: path.join(root, 'data'),
+    LMS_EMBEDDED_PG_PORT: String(source.options.port),
+    LMS_BACKUP_RETENTION_DAYS: '7',
+  };
+  const config = loadConfig(env);
+  expect(crontabFor(config)).toMatch(/^30 3 \* \* \* database__backup /m);
+  expect(crontabFor(loadConfig({ ...env, DATABASE_URL: sourceUrl }))).not.toMatch(/database__backup/);
+  const base = path.join(root, 'data', 'backups', 'base');
+  const stale = path.join(base, 'stale');
+  await fs.mkdir(stale, { recursive: true });
+  await fs.writeFile(path.join(stale, 'manifest.json'), JSON.stringify({ createdAt: '2000-01-01T00:00:00Z', physical: null }));
+  const ownerUrl = withCredentials(sourceUrl, 'lms_owner', DEV_ROLE_PASSWORDS.lms_owner);
+  await quickAddJob({ connectionString: ownerUrl }, 'database__backup', {});
+  await runOnce({ connectionString: ownerUrl, taskList: { database__backup: databaseBackup(config) } });
+  const backups = await fs.readdir(base);
+  expect(backups).toHaveLength(1);
+  const manifest: Manifest = JSON.parse(await fs.readFile(path.join(base, backups[0]!, 'manifest.json'), 'utf8'));
+  expect(manifest.physical?.wal.length).toBeGreaterThan(0);
+  expect(Object.fromEntries(manifest.logical.tables.map((t) => [t.table, t.rows]))).toMatchObject({ 'lms_public.users': afterAll_['lms_public.users']!.rows });
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query("select count(*)::int as n from graphile_worker.jobs where task_identifier = 'database__backup'");
+    expect(rows[0].n).toBe(0);
+  } finally {
+    await client.end();
+  }
+}, 60_000);
