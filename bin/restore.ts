@@ -49,7 +49,11 @@ async function main(): Promise<void> {
     log,
   });
   for (const line of report.lines) log(line);
-  log(`to run it: stop Coursebase, then LMS_DATA_DIR=${into} npm start (or move it to ${config.dataDir})`);
+  log(
+    into === config.dataDir
+      ? 'restored into LMS_DATA_DIR itself: `npm start` runs it'
+      : `to run it: stop Coursebase, then LMS_DATA_DIR=${into} npm start (or move it to ${config.dataDir})`,
+  );
 }
 
 /** When the embedded cluster is up, its last WAL goes into the archive first, so --to can reach now. */
