@@ -11,7 +11,7 @@ import { DEV_ROLE_PASSWORDS, withCredentials } from '../../src/db/connections.ts
 import { seedDemo } from '../../src/db/seed.ts';
 import { projectPath } from '../../src/paths.ts';
 import { insertUser } from '../support/fixtures.ts';
-import { quickAddJob, runOnce } from 'graphile-worker';
+import { Logger, quickAddJob, runOnce } from 'graphile-worker';
 import { loadConfig } from '../../src/config.ts';
 import { crontabFor } from '../../worker/crontab.ts';
 import databaseBackup from '../../worker/tasks/database__backup.ts';
@@ -33,7 +33,7 @@ let betweenTime: string;
 let afterAll_: Sums;
 const PDF = 'certificates/CB-TEST.pdf';
 
-function run(script: string, args: string[]): Promise<{ code: number | null; output: string; lastLine: string }> {
+function run(script: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; output: string; lastLine: string }> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_ENV: 'development',
@@ -41,6 +41,7 @@ function run(script: string, args: string[]): Promise<{ code: number | null; out
     LMS_EMBEDDED_PG_PORT: String(source.options.port),
   };
   delete env.DATABASE_URL;
+  Object.assign(env, extraEnv);
   const child = spawn(process.execPath, [projectPath('bin', script), ...args], { cwd: projectPath(), env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (c) => (output += c));
@@ -224,7 +225,7 @@ it('the worker’s daily database__backup job takes a base backup and prunes by 
   await fs.writeFile(path.join(stale, 'manifest.json'), JSON.stringify({ createdAt: '2000-01-01T00:00:00Z', physical: null }));
   const ownerUrl = withCredentials(sourceUrl, 'lms_owner', DEV_ROLE_PASSWORDS.lms_owner);
   await quickAddJob({ connectionString: ownerUrl }, 'database__backup', {});
-  await runOnce({ connectionString: ownerUrl, taskList: { database__backup: databaseBackup(config) } });
+  await runOnce({ connectionString: ownerUrl, taskList: { database__backup: databaseBackup(config) }, logger: new Logger(() => () => {}) });
   const backups = await fs.readdir(base);
   expect(backups).toHaveLength(1);
   const manifest: Manifest = JSON.parse(await fs.readFile(path.join(base, backups[0]!, 'manifest.json'), 'utf8'));
@@ -238,4 +239,21 @@ it('the worker’s daily database__backup job takes a base backup and prunes by 
   } finally {
     await client.end();
   }
+}, 60_000);
+
+it('against an external DATABASE_URL, db:backup takes the logical export and the files, which restore into a new database', async () => {
+  const { code, output, lastLine } = await run('backup.ts', ['--out', path.join(root, 'external')], { DATABASE_URL: sourceUrl });
+  if (code !== 0) throw new Error(`exit ${code}:\n${output}`);
+  expect(output).toMatch(/no physical part \(external DATABASE_URL/);
+  const external: Manifest = JSON.parse(await fs.readFile(path.join(lastLine, 'manifest.json'), 'utf8'));
+  expect(external.physical).toBeNull();
+  const sums = await databaseChecksums(sourceUrl);
+  expect(Object.fromEntries(external.logical.tables.map((t) => [t.table, { rows: t.rows, checksum: t.checksum }]))).toEqual(sums);
+  const folder = await run('restore.ts', [lastLine, '--into', path.join(root, 'restored-external')]);
+  expect(folder.code).toBe(1);
+  expect(folder.output).toMatch(/has no physical part/);
+  const url = superuserUrl(sourceUrl, 'restored_external');
+  const restored = await run('restore.ts', [lastLine, '--into', url]);
+  if (restored.code !== 0) throw new Error(`exit ${restored.code}:\n${restored.output}`);
+  expect(await databaseChecksums(url)).toEqual(sums);
 }, 60_000);
