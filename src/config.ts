@@ -50,6 +50,8 @@ export interface Config {
   readonly timeouts: Timeouts;
   /** Identity operations (bcrypt in SQL) running at once; more wait their turn. */
   readonly maxConcurrentCredentialChecks: number;
+  /** Days of base backups and archived WAL the daily backup job keeps (the newest backup always stays). */
+  readonly backupRetentionDays: number;
 }
 
 /** Bounds on one GraphQL operation, checked before it is planned (docs/limits.md). */
@@ -244,6 +246,7 @@ export function loadConfig(env: Env = process.env): Config {
       execution: int('LMS_EXECUTION_TIMEOUT_MS', 15_000, 100, 3_600_000),
     },
     maxConcurrentCredentialChecks: int('LMS_MAX_CONCURRENT_CREDENTIAL_CHECKS', 2, 1, 64),
+    backupRetentionDays: int('LMS_BACKUP_RETENTION_DAYS', 7, 1, 3650),
   };
   if (config.limits.defaultPageSize > config.limits.maxPageSize) {
     problems.push('LMS_DEFAULT_PAGE_SIZE must not be over LMS_MAX_PAGE_SIZE');

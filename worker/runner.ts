@@ -4,7 +4,7 @@ import type { Config } from '../src/config.ts';
 import { logger } from '../src/log.ts';
 import { timeoutSettings } from '../src/db/pools.ts';
 import { makeTaskList } from './tasks/index.ts';
-import { crontab } from './crontab.ts';
+import { crontabFor } from './crontab.ts';
 
 const log = logger('worker');
 
@@ -30,7 +30,7 @@ export async function startWorker(config: Config, ownerUrl: string): Promise<Wor
       noHandleSignals: true,
       pollInterval: 2000,
       taskList: makeTaskList(config),
-      crontab,
+      crontab: crontabFor(config),
       logger: new Logger((scope) => (level, message) => {
         if (level === 'debug') return;
         log(`${scope.taskIdentifier ? `${scope.taskIdentifier}: ` : ''}${message}`);

@@ -1,9 +1,20 @@
+import path from 'node:path';
 import type { Config } from '../config.ts';
 import { resolveConnections, type Connections } from './connections.ts';
 import { EmbeddedPostgres } from './embedded.ts';
 
 /** The embedded cluster listens on localhost only and exists only in development. */
-const EMBEDDED_SUPERUSER_PASSWORD = 'coursebase_embedded_dev';
+export const EMBEDDED_SUPERUSER_PASSWORD = 'coursebase_embedded_dev';
+
+/** Where the embedded cluster archives its WAL: beside its base backups, under LMS_DATA_DIR. */
+export function walArchiveDir(config: Config): string {
+  return path.join(config.dataDir, 'backups', 'wal');
+}
+
+/** Where `db:backup` and the daily job put base backups unless told otherwise. */
+export function baseBackupsDir(config: Config): string {
+  return path.join(config.dataDir, 'backups', 'base');
+}
 
 export interface Database {
   readonly connections: Connections;
@@ -20,6 +31,7 @@ export async function openDatabase(config: Config, log: (line: string) => void):
       dataDir: config.dataDir,
       port: config.embeddedPgPort,
       password: EMBEDDED_SUPERUSER_PASSWORD,
+      archiveDir: walArchiveDir(config),
       log: (line) => log(`[postgres] ${line}`),
     });
     await embedded.start();

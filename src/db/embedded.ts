@@ -15,7 +15,29 @@ export interface EmbeddedOptions {
   dataDir: string;
   port: number;
   password: string;
+  /**
+   * Archive every completed WAL segment into this folder (archive_mode), so that a base backup
+   * can be rolled forward to any later moment. Unset: no archiving (the test clusters).
+   */
+  archiveDir?: string;
   log?: (line: string) => void;
+}
+
+/** Quotes a path for the shell that PostgreSQL runs archive_command and restore_command in. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Copies a finished segment into the archive under a temporary name, then renames it, so that a
+ * crash mid-copy never leaves a truncated segment that looks complete. A segment already there
+ * (archived before a crash, then offered again) succeeds only if it is identical, as the
+ * PostgreSQL manual asks.
+ */
+export function archiveCommand(archiveDir: string): string {
+  const target = shellQuote(path.join(archiveDir, '%f'));
+  const part = shellQuote(path.join(archiveDir, '%f.part'));
+  return `if [ -f ${target} ]; then cmp -s %p ${target}; else cp %p ${part} && mv ${part} ${target}; fi`;
 }
 
 interface Binaries {
@@ -51,7 +73,7 @@ async function postgresIds(): Promise<{ uid: number; gid: number }> {
 }
 
 /** PostgreSQL refuses to run as root, so as root it runs as a `postgres` system user. */
-async function runAsIds(): Promise<{ uid?: number; gid?: number }> {
+export async function runAsIds(): Promise<{ uid?: number; gid?: number }> {
   return userInfo().uid === 0 ? postgresIds() : {};
 }
 
@@ -121,12 +143,22 @@ export class EmbeddedPostgres {
     const bin = await runnableBinaries(binaries(), ids);
     if (!(await exists(path.join(this.pgDataDir, 'PG_VERSION')))) {
       await this.initialise(ids, bin);
+    } else {
+      // A restored data folder may sit where the postgres user could not pass yet.
+      await this.ensureReachable(ids);
     }
     if (await this.adoptOrStopRunning(bin, ids)) {
       await this.ensureDatabase();
       return;
     }
-    const child = spawn(bin.postgres, ['-D', this.pgDataDir, '-p', String(this.options.port), '-c', 'listen_addresses=localhost'], {
+    const flags = ['-D', this.pgDataDir, '-p', String(this.options.port), '-c', 'listen_addresses=localhost'];
+    if (this.options.archiveDir !== undefined) {
+      // As root the archiver runs as the postgres user, so the folder must be its own.
+      await fs.mkdir(this.options.archiveDir, { recursive: true });
+      if (ids.uid !== undefined && ids.gid !== undefined) await fs.chown(this.options.archiveDir, ids.uid, ids.gid);
+      flags.push('-c', 'archive_mode=on', '-c', `archive_command=${archiveCommand(this.options.archiveDir)}`);
+    }
+    const child = spawn(bin.postgres, flags, {
       ...ids,
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -236,4 +268,11 @@ export class EmbeddedPostgres {
     await this.exited;
     this.child = undefined;
   }
+}
+
+/** As root, gives a folder PostgreSQL will run in (a restored data folder) to the postgres user. */
+export async function handToPostgres(dir: string): Promise<void> {
+  const ids = await runAsIds();
+  if (ids.uid === undefined) return;
+  await execFileAsync('chown', ['-R', `${ids.uid}:${ids.gid}`, dir]);
 }

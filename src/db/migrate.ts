@@ -35,7 +35,7 @@ export async function bootstrapRoles(rootUrl: string, devPasswords: boolean): Pr
  * available), graphile-worker's schema, then graphile-migrate's committed migrations.
  * Every step is idempotent, and only one process should run it at a time.
  */
-export async function migrateDatabase(connections: Connections, log: Log = () => {}): Promise<void> {
+export async function migrateDatabase(connections: Connections, log: Log = () => {}, migrationsFolder = projectPath('migrations')): Promise<void> {
   if (connections.rootUrl !== undefined) {
     log('bootstrapping roles');
     await bootstrapRoles(connections.rootUrl, connections.devPasswords);
@@ -51,7 +51,7 @@ export async function migrateDatabase(connections: Connections, log: Log = () =>
   await migrate({
     connectionString: connections.ownerUrl,
     rootConnectionString: connections.rootUrl ?? connections.ownerUrl,
-    migrationsFolder: path.relative(process.cwd(), projectPath('migrations')) || '.',
+    migrationsFolder: path.relative(process.cwd(), migrationsFolder) || '.',
     logger: new MigrateLogger(() => (_level, message) => log(message)),
   });
   clearAllPools();

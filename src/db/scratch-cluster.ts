@@ -21,7 +21,7 @@ export function superuserUrl(baseUrl: string, database: string): string {
 }
 
 /** A TCP port nobody listens on now, so that parallel runs (other checkouts, CI jobs) do not collide. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.on('error', reject);
