@@ -39,6 +39,8 @@ export interface Config {
   readonly refreshReuseIntervalSeconds: number;
   /** How long after a quiz deadline a submission is still accepted. */
   readonly quizGraceSeconds: number;
+  /** How many days a past_due subscription keeps its access (LMS_PAST_DUE_GRACE_DAYS). */
+  readonly pastDueGraceDays: number;
   /** Ed25519 private key for certificate signatures: PKCS#8, PEM or base64 DER. */
   readonly certSigningKey: string;
   readonly certKeyId: string;
@@ -227,6 +229,7 @@ export function loadConfig(env: Env = process.env): Config {
       problems,
     ),
     quizGraceSeconds: parseInteger('LMS_QUIZ_GRACE_SECONDS', nonEmpty(env.LMS_QUIZ_GRACE_SECONDS), 30, 0, 3600, problems),
+    pastDueGraceDays: parseInteger('LMS_PAST_DUE_GRACE_DAYS', nonEmpty(env.LMS_PAST_DUE_GRACE_DAYS), 3, 0, 60, problems),
     certSigningKey,
     certKeyId: nonEmpty(env.LMS_CERT_KEY_ID) ?? DEV_CERT_KEY_ID,
     trustProxy: parseTrustProxy(nonEmpty(env.LMS_TRUST_PROXY), problems),

@@ -11,7 +11,7 @@ import type { Response } from 'express';
 /** Custom SQLSTATEs, passed through to the client as a GraphQL error's `extensions.code`. */
 export const CUSTOM_ERROR_CODES = codeSet([
   'NOAUT', 'FRBDN', 'NTFND', 'INVAL', 'CREDS', 'LOCKD', 'DISBL', 'MFARQ', 'MFABD', 'MFAON', 'MFAOF', 'TKEXP',
-  'TKROT', 'TKRUS', 'EMTKN', 'WEAKP', 'PAYRQ', 'ATMAX', 'ATDON', 'ATLAT', 'WATCH',
+  'TKROT', 'TKRUS', 'EMTKN', 'WEAKP', 'PAYRQ', 'ATMAX', 'ATDON', 'ATLAT', 'WATCH', 'STATE',
 ] as const);
 
 export type CustomErrorCode = keyof typeof CUSTOM_ERROR_CODES;

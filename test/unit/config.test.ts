@@ -1,5 +1,6 @@
 import { ConfigError, DEV_JWT_SECRET, loadConfig } from '../../src/config.ts';
 import { freshSigningKey } from '../support/api.ts';
+import { pgSettingsFor } from '../../src/server/auth.ts';
 
 const problems = (env: Record<string, string>) => {
   try {
@@ -38,6 +39,14 @@ describe('configuration', () => {
       expect.stringMatching(/JWT_SECRET must be at least 32 bytes/),
       expect.stringMatching(/LMS_DEMO_DATA must be true or false/),
     ]);
+  });
+
+  it('gives a past_due subscription LMS_PAST_DUE_GRACE_DAYS of access, 3 by default, and SQL the same through pgSettings', () => {
+    expect(loadConfig({}).pastDueGraceDays).toBe(3);
+    expect(loadConfig({ LMS_PAST_DUE_GRACE_DAYS: '0' }).pastDueGraceDays).toBe(0);
+    expect(pgSettingsFor(loadConfig({ LMS_PAST_DUE_GRACE_DAYS: '7' }), { identity: undefined, clientIp: undefined })['lms.past_due_grace_days']).toBe('7');
+    expect(problems({ LMS_PAST_DUE_GRACE_DAYS: 'soon' })).toEqual([expect.stringMatching(/LMS_PAST_DUE_GRACE_DAYS/)]);
+    expect(problems({ LMS_PAST_DUE_GRACE_DAYS: '-1' })).toEqual([expect.stringMatching(/LMS_PAST_DUE_GRACE_DAYS/)]);
   });
 
   it('seeds demo data by default only with the embedded database', () => {
