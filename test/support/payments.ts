@@ -26,13 +26,14 @@ export function plan(db: Db, fields: PlanFields = {}): Promise<string> {
   });
 }
 
-/** A one-time course payment in the given status, as checkout and Stripe's events leave it. */
+/** A one-time course payment in the given status, as checkout and Stripe's events leave it (a pending one has no PaymentIntent yet). */
 export function coursePayment(db: Db, userId: string, courseId: string, status = 'succeeded', amount = 100): Promise<string> {
   counter += 1;
   return asRoot(db, async (q) => {
     const { rows } = await q.query<{ id: string }>(
       `insert into lms_public.payments (user_id, course_id, payment_type, amount, total_amount, currency, status, stripe_payment_intent_id, processed_at)
-       values ($1, $2, 'course', $3, $3, 'EGP', $4::varchar, $5, case when $4::varchar <> 'pending' then clock_timestamp() end) returning id`,
+       values ($1, $2, 'course', $3, $3, 'EGP', $4::varchar, case when $4::varchar <> 'pending' then $5 end,
+               case when $4::varchar <> 'pending' then clock_timestamp() end) returning id`,
       [userId, courseId, amount, status, `pi_test_${process.pid}_${counter}`],
     );
     return rows[0]!.id;

@@ -3,6 +3,7 @@ import type { Config } from '../../src/config.ts';
 import { makeMailer } from '../../src/mail.ts';
 import auth_state__purge from './auth_state__purge.ts';
 import certificates__issue from './certificates__issue.ts';
+import payments__apply_event from './payments__apply_event.ts';
 import payments__expire_lapsed from './payments__expire_lapsed.ts';
 import quiz_attempts__finalize from './quiz_attempts__finalize.ts';
 import quiz_attempts__finalize_overdue from './quiz_attempts__finalize_overdue.ts';
@@ -15,6 +16,7 @@ export function makeTaskList(config: Config): TaskList {
   return {
     auth_state__purge,
     certificates__issue: certificates__issue(config),
+    payments__apply_event: payments__apply_event(config),
     payments__expire_lapsed: payments__expire_lapsed(config),
     quiz_attempts__finalize: quiz_attempts__finalize(config),
     quiz_attempts__finalize_overdue: quiz_attempts__finalize_overdue(config),
