@@ -801,11 +801,129 @@ $$;
 comment on function lms_public.replay_webhook_event(text) is E'@resultFieldName event\nApplies a Stripe event again, for admins: a failed (or not yet applied) event is retried now; a processed, stale or ignored one changes nothing. NTFND for an unknown event id.';
 
 --------------------------------------------------------------------------------
+-- Checkout. The API records our row first (a pending payment, or an incomplete subscription),
+-- then creates the Checkout Session at Stripe with that row's id as client_reference_id, in
+-- metadata and in the idempotency key. The return URL grants nothing: only Stripe's events do.
+-- Each function acts for the signed-in user only.
+
+select lms_private.define_composite_type('lms_private.course_checkout', $$
+  payment_id uuid,
+  user_id uuid,
+  email text,
+  course_id uuid,
+  course_title text,
+  amount_minor bigint,
+  currency text,
+  stripe_customer_id text
+$$);
+comment on type lms_private.course_checkout is 'What the API sends to Stripe for a course checkout: our pending payment, the price in minor units, and the buyer''s Stripe customer if known.';
+
+create or replace function lms_private.begin_course_checkout(p_course_id uuid) returns lms_private.course_checkout
+  language plpgsql volatile security definer
+  set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_user_id uuid := lms_private.require_user();
+  v_course lms_public.courses;
+  v_payment_id uuid;
+begin
+  select * into v_course from lms_public.courses c where c.id = p_course_id;
+  if v_course.id is null or not v_course.is_published then
+    raise exception using errcode = 'NTFND', message = 'no such course in the catalog';
+  end if;
+  if v_course.price = 0 then
+    raise exception using errcode = 'INVAL', message = 'this course is free: enroll in it';
+  end if;
+  if (lms_private.course_access_of(v_user_id, v_course.id)).has_access then
+    raise exception using errcode = 'INVAL', message = 'you already have access to this course';
+  end if;
+  insert into lms_public.payments (user_id, course_id, payment_type, amount, tax_amount, total_amount, currency, status)
+  values (v_user_id, v_course.id, 'course', v_course.price, 0, v_course.price, v_course.currency, 'pending')
+  returning id into v_payment_id;
+  return (
+    select row(v_payment_id, v_user_id, u.email::text, v_course.id, v_course.title::text,
+               lms_private.to_minor_units(v_course.price, v_course.currency), lower(v_course.currency), sc.stripe_customer_id::text)::lms_private.course_checkout
+    from lms_public.users u left join lms_private.stripe_customers sc on sc.user_id = u.id
+    where u.id = v_user_id
+  );
+end
+$$;
+comment on function lms_private.begin_course_checkout(uuid) is 'Records the signed-in user''s pending payment for a published paid course (NTFND, INVAL when free or already accessible), with the course''s price and currency, and returns what Stripe needs.';
+
+select lms_private.define_composite_type('lms_private.subscription_checkout', $$
+  subscription_id uuid,
+  user_id uuid,
+  email text,
+  plan_id uuid,
+  stripe_price_id text,
+  stripe_customer_id text
+$$);
+comment on type lms_private.subscription_checkout is 'What the API sends to Stripe for a subscription checkout: our incomplete subscription, the plan''s price, and the subscriber''s Stripe customer if known.';
+
+create or replace function lms_private.begin_subscription_checkout(p_plan_id uuid) returns lms_private.subscription_checkout
+  language plpgsql volatile security definer
+  set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_user_id uuid := lms_private.require_user();
+  v_plan lms_public.plans;
+  v_subscription_id uuid;
+begin
+  select * into v_plan from lms_public.plans p where p.id = p_plan_id and p.is_active;
+  if v_plan.id is null then
+    raise exception using errcode = 'NTFND', message = 'no such plan on sale';
+  end if;
+  if exists (select from lms_public.subscriptions s
+             where s.user_id = v_user_id and s.plan_id = v_plan.id and s.status in ('trial', 'active', 'past_due', 'unpaid', 'paused')) then
+    raise exception using errcode = 'INVAL', message = 'you already subscribe to this plan';
+  end if;
+  insert into lms_public.subscriptions (user_id, plan_id, plan_name, plan_price_id, status)
+  values (v_user_id, v_plan.id, v_plan.name, v_plan.stripe_price_id, 'incomplete')
+  returning id into v_subscription_id;
+  return (
+    select row(v_subscription_id, v_user_id, u.email::text, v_plan.id, v_plan.stripe_price_id::text, sc.stripe_customer_id::text)::lms_private.subscription_checkout
+    from lms_public.users u left join lms_private.stripe_customers sc on sc.user_id = u.id
+    where u.id = v_user_id
+  );
+end
+$$;
+comment on function lms_private.begin_subscription_checkout(uuid) is 'Records the signed-in user''s incomplete subscription to a plan on sale (NTFND; INVAL when they already subscribe to it) and returns what Stripe needs.';
+
+create or replace function lms_private.remember_stripe_customer(p_stripe_customer_id text) returns text
+  language plpgsql volatile security definer
+  set search_path = pg_catalog, public, pg_temp
+as $$
+declare
+  v_user_id uuid := lms_private.require_user();
+begin
+  insert into lms_private.stripe_customers (user_id, stripe_customer_id) values (v_user_id, p_stripe_customer_id)
+  on conflict (user_id) do nothing;
+  -- A concurrent checkout may have remembered one first: every later checkout uses that one.
+  return (select c.stripe_customer_id from lms_private.stripe_customers c where c.user_id = v_user_id);
+end
+$$;
+comment on function lms_private.remember_stripe_customer(text) is 'Remembers the signed-in user''s Stripe customer, one per user; returns the one remembered.';
+
+create or replace function lms_private.record_checkout_session(p_payment_id uuid, p_subscription_id uuid, p_session_id text) returns void
+  language sql volatile security definer
+  set search_path = pg_catalog, public, pg_temp
+as $$
+  update lms_public.payments set stripe_checkout_session_id = p_session_id
+  where id = p_payment_id and user_id = lms_private.require_user();
+  update lms_public.subscriptions set stripe_checkout_session_id = p_session_id
+  where id = p_subscription_id and user_id = lms_private.require_user();
+$$;
+comment on function lms_private.record_checkout_session(uuid, uuid, text) is 'Records the Checkout Session created for the signed-in user''s pending payment or incomplete subscription.';
+
+--------------------------------------------------------------------------------
 -- Execute grants. The access rule answers for any user, so course_access_of runs only inside
 -- definer functions, triggers and the worker; visitors ask about themselves through course_access.
 
 select lms_private.grant_domain_functions(
-  everyone => array['course_access', 'courses_revenue'],
+  -- The checkout functions are everyone's so that an anonymous caller hears NOAUT (require_user),
+  -- not a permission error; each acts for the signed-in user only.
+  everyone => array['course_access', 'courses_revenue', 'begin_course_checkout', 'begin_subscription_checkout', 'remember_stripe_customer',
+    'record_checkout_session'],
   admins => array['replay_webhook_event'],
   authenticator => array['receive_stripe_event']
 );

@@ -5,9 +5,10 @@ alter table lms_public.plans enable row level security;
 alter table lms_public.payments enable row level security;
 alter table lms_public.subscriptions enable row level security;
 alter table lms_private.payment_webhook_events enable row level security;
+alter table lms_private.stripe_customers enable row level security;
 
 revoke all on lms_public.plans, lms_public.payments, lms_public.subscriptions, lms_private.payment_webhook_events,
-  lms_public.webhook_events
+  lms_public.webhook_events, lms_private.stripe_customers
   from lms_anonymous, lms_student, lms_instructor, lms_admin;
 
 -- Plans: everyone reads the plans on sale; admins manage them (and see withdrawn ones).
@@ -44,6 +45,7 @@ drop policy if exists select_own_or_admin on lms_public.subscriptions;
 create policy select_own_or_admin on lms_public.subscriptions for select
   using (user_id = lms_private.current_user_id() or lms_private.is_admin());
 
+-- stripe_customers is read and written only by the checkout functions.
 -- payment_webhook_events never gets a visitor grant: only the webhook route and the worker write
 -- it. Admins read it through the webhook_events view, which runs as its owner and shows rows to
 -- admins only (its where clause), without the payloads.
