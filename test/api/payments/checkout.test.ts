@@ -1,7 +1,7 @@
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { accessToken, startTestApi, type TestApi } from '../../support/api.ts';
 import { course, lessons, user } from '../../support/courses.ts';
-import { plan } from '../../support/payments.ts';
+import { coursePayment, plan } from '../../support/payments.ts';
 import { startFakeStripe, type FakeStripe } from '../../support/stripe/fake-api.ts';
 import { checkoutSession, event, signed } from '../../support/stripe/events.ts';
 
@@ -88,13 +88,17 @@ it('refuses a free course, one already bought, a draft, and anonymous callers', 
   const teacher = await user(db.root, 'instructor');
   const free = await course(db.root, teacher.id);
   const draft = await course(db.root, teacher.id, { price: 10, isPublished: false });
+  const bought = await course(db.root, teacher.id, { price: 10 });
   const student = await user(db.root);
+  await coursePayment(db.root, student.id, bought.id, 'succeeded', 10);
   const token = accessToken(api.config, student);
   const codeOf = async (courseId: string, t: string) => (await call(courseCheckout, { c: courseId }, t)).errors?.[0]?.extensions?.code;
   expect(await codeOf(free.id, token)).toBe('INVAL');
+  expect(await codeOf(bought.id, token)).toBe('INVAL');
   expect(await codeOf(draft.id, token)).toBe('NTFND');
   expect((await api.graphql(courseCheckout, { variables: { c: free.id } })).body.errors[0].extensions.code).toBe('NOAUT');
-  expect((await db.root.query('select count(*)::int as n from lms_public.payments where user_id = $1', [student.id])).rows).toEqual([{ n: 0 }]);
+  // Only the purchase made before: no refused checkout left a pending payment.
+  expect((await db.root.query('select count(*)::int as n from lms_public.payments where user_id = $1', [student.id])).rows).toEqual([{ n: 1 }]);
 });
 
 it("the journey: checkout, Stripe's signed event, enroll, lessons open", async () => {
