@@ -5,6 +5,8 @@ export const DEV_JWT_SECRET = 'coursebase-development-jwt-secret-do-not-use-in-p
 /** Development-only Ed25519 key (PKCS#8 DER, base64) for certificate signatures; production refuses it. */
 export const DEV_CERT_SIGNING_KEY = 'MC4CAQAwBQYDK2VwBCIEICiaeJnzGOYx3IjyqEZIz8w8Ds7b8XL2Df2oSbnVeGQl';
 export const DEV_CERT_KEY_ID = 'dev-2026';
+/** Development-only Stripe webhook signing secret (the development checkout signs with it); production refuses it. */
+export const DEV_STRIPE_WEBHOOK_SECRET = 'whsec_coursebase_development_only';
 
 export interface Config {
   readonly env: 'development' | 'test' | 'production';
@@ -39,6 +41,14 @@ export interface Config {
   readonly refreshReuseIntervalSeconds: number;
   /** How long after a quiz deadline a submission is still accepted. */
   readonly quizGraceSeconds: number;
+  /** Stripe's secret API key; unset outside production means the development checkout. */
+  readonly stripeSecretKey: string | undefined;
+  /** The secret that Stripe's webhook signatures are checked with. */
+  readonly stripeWebhookSecret: string;
+  /** A local fake Stripe API for the `stripe` client (host, port, protocol), instead of api.stripe.com. */
+  readonly stripeApiBase: URL | undefined;
+  /** How many days a past_due subscription keeps its access (LMS_PAST_DUE_GRACE_DAYS). */
+  readonly pastDueGraceDays: number;
   /** Ed25519 private key for certificate signatures: PKCS#8, PEM or base64 DER. */
   readonly certSigningKey: string;
   readonly certKeyId: string;
@@ -164,6 +174,9 @@ export function loadConfig(env: Env = process.env): Config {
   const concurrency = parseInteger('LMS_WORKER_CONCURRENCY', nonEmpty(env.LMS_WORKER_CONCURRENCY), 4, 1, 100, problems);
   const bcryptCost = parseInteger('LMS_BCRYPT_COST', nonEmpty(env.LMS_BCRYPT_COST), 12, 4, 15, problems);
 
+  const stripeSecretKey = nonEmpty(env.STRIPE_SECRET_KEY);
+  const stripeWebhookSecret = nonEmpty(env.STRIPE_WEBHOOK_SECRET) ?? DEV_STRIPE_WEBHOOK_SECRET;
+  const stripeApiBaseText = parseUrl('STRIPE_API_BASE', nonEmpty(env.STRIPE_API_BASE), problems);
   const certSigningKey = nonEmpty(env.LMS_CERT_SIGNING_KEY) ?? DEV_CERT_SIGNING_KEY;
   try {
     parseSigningKey(certSigningKey);
@@ -182,6 +195,12 @@ export function loadConfig(env: Env = process.env): Config {
     }
     if (certSigningKey === DEV_CERT_SIGNING_KEY) {
       problems.push('production refuses the development LMS_CERT_SIGNING_KEY; set your own Ed25519 key');
+    }
+    if (stripeSecretKey === undefined) {
+      problems.push('production requires STRIPE_SECRET_KEY; the development checkout is for development only');
+    }
+    if (stripeWebhookSecret === DEV_STRIPE_WEBHOOK_SECRET) {
+      problems.push('production refuses the development STRIPE_WEBHOOK_SECRET; set the signing secret of your Stripe webhook endpoint');
     }
     if (bcryptCost < 10) {
       problems.push('production requires LMS_BCRYPT_COST of at least 10');
@@ -223,6 +242,10 @@ export function loadConfig(env: Env = process.env): Config {
     sessionMaxDays: parseInteger('LMS_SESSION_MAX_DAYS', nonEmpty(env.LMS_SESSION_MAX_DAYS), 90, 1, 3650, problems),
     refreshReuseIntervalSeconds: parseInteger('LMS_REFRESH_REUSE_INTERVAL_SECONDS', nonEmpty(env.LMS_REFRESH_REUSE_INTERVAL_SECONDS), 10, 0, 300, problems),
     quizGraceSeconds: parseInteger('LMS_QUIZ_GRACE_SECONDS', nonEmpty(env.LMS_QUIZ_GRACE_SECONDS), 30, 0, 3600, problems),
+    stripeSecretKey,
+    stripeWebhookSecret,
+    stripeApiBase: stripeApiBaseText === undefined ? undefined : new URL(stripeApiBaseText),
+    pastDueGraceDays: parseInteger('LMS_PAST_DUE_GRACE_DAYS', nonEmpty(env.LMS_PAST_DUE_GRACE_DAYS), 3, 0, 60, problems),
     certSigningKey,
     certKeyId: nonEmpty(env.LMS_CERT_KEY_ID) ?? DEV_CERT_KEY_ID,
     trustProxy: parseTrustProxy(nonEmpty(env.LMS_TRUST_PROXY), problems),

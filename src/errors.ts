@@ -31,6 +31,7 @@ export const CUSTOM_ERROR_CODES = codeSet([
   'ATDON',
   'ATLAT',
   'WATCH',
+  'STATE',
 ] as const);
 
 export type CustomErrorCode = keyof typeof CUSTOM_ERROR_CODES;
@@ -60,6 +61,7 @@ export const HTTP_ERROR_CODES = {
   INVALID_TOKEN: 401,
   PAYLOAD_TOO_LARGE: 413,
   BAD_REQUEST: 400,
+  INVALID_SIGNATURE: 400,
   GRAPHQL_PARSE_FAILED: 400,
   QUERY_TOO_LARGE: 400,
   INVALID_PATH: 400,

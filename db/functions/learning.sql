@@ -180,20 +180,28 @@ declare
   v_user_id uuid := lms_private.require_user();
   v_course lms_public.courses;
   v_enrollment lms_public.enrollments;
+  v_access record; -- lms_public.course_access_decision, defined after this file
 begin
   -- Shared with other enrollments, exclusive of lesson changes: a lesson added meanwhile is counted.
   perform pg_advisory_xact_lock_shared(hashtext('lms:course-content:' || enroll.course_id));
   select * into v_course from lms_public.courses c where c.id = enroll.course_id;
   select * into v_enrollment from lms_public.enrollments e
   where e.student_id = v_user_id and e.course_id = enroll.course_id for no key update;
-  if v_enrollment.id is not null and v_enrollment.status in ('active', 'completed') then
+  -- The access rule (functions/payments.sql) decides; the enrollment records its decision.
+  v_access := lms_private.course_access_of(v_user_id, enroll.course_id);
+  if v_enrollment.id is not null and v_enrollment.status in ('active', 'completed') and v_access.has_access then
+    perform lms_private.apply_course_access(v_enrollment.id);
+    select * into v_enrollment from lms_public.enrollments e where e.id = v_enrollment.id;
     return v_enrollment;
   end if;
   if v_course.id is null or not v_course.is_published then
     raise exception using errcode = 'NTFND', message = 'no such course in the catalog';
   end if;
-  if v_course.price > 0 then
-    raise exception using errcode = 'PAYRQ', message = format('this course costs %s %s: pay for it to enroll', v_course.price, v_course.currency);
+  if not v_access.has_access then
+    raise exception using errcode = 'PAYRQ', message = case v_access.reason
+      when 'refunded' then format('your payment for this course was refunded: it costs %s %s', v_course.price, v_course.currency)
+      when 'subscription_ended' then format('your subscription no longer covers this course: it costs %s %s', v_course.price, v_course.currency)
+      else format('this course costs %s %s: pay for it to enroll', v_course.price, v_course.currency) end;
   end if;
   if v_enrollment.id is null then
     -- A concurrent enroll may have inserted first: then use its row.
@@ -206,12 +214,13 @@ begin
   else
     update lms_public.enrollments e set status = 'active' where e.id = v_enrollment.id;
   end if;
+  perform lms_private.apply_course_access(v_enrollment.id);
   perform lms_private.recalculate_enrollment(v_enrollment.id);
   select * into v_enrollment from lms_public.enrollments e where e.id = v_enrollment.id;
   return v_enrollment;
 end
 $$;
-comment on function lms_public.enroll(uuid) is E'@resultFieldName enrollment\nEnrolls the signed-in user in a published free course (PAYRQ for a paid one, NTFND for a course not in the catalog). Enrolling again returns the enrollment; after dropping it, the same enrollment becomes active again, with its progress.';
+comment on function lms_public.enroll(uuid) is E'@resultFieldName enrollment\nEnrolls the signed-in user in a published course they may enter (see courseAccess): a free course, one they bought, or one their subscription grants. PAYRQ without access, NTFND for a course not in the catalog. Enrolling again returns the enrollment; after dropping it, or after it expired and access came back, the same enrollment becomes active again, with its progress. The enrollment records the payment or subscription that justifies it.';
 
 create or replace function lms_public.drop_course(course_id uuid) returns lms_public.enrollments
   language plpgsql volatile security definer
@@ -259,13 +268,18 @@ begin
   if v_enrollment_id is null then
     raise exception using errcode = 'FRBDN', message = 'enroll in the course first';
   end if;
+  -- The enrollment follows the access rule, but a lapse that no event announced reaches it only
+  -- with the sweep: ask the rule itself.
+  if not (lms_private.course_access_of(v_user_id, v_lesson.course_id)).has_access then
+    raise exception using errcode = 'PAYRQ', message = 'your access to this course has ended';
+  end if;
   if exists (select from lms_public.lessons c where c.parent_lesson_id = v_lesson.id and c.archived_at is null) then
     raise exception using errcode = 'INVAL', message = 'this lesson is a section; work on its lessons';
   end if;
   return query select v_enrollment_id, v_lesson;
 end
 $$;
-comment on function lms_private.lock_progress(uuid) is 'Checks that the signed-in user may work on a lesson (NTFND, FRBDN, INVAL for a section) and locks it and their enrollment, in that order.';
+comment on function lms_private.lock_progress(uuid) is 'Checks that the signed-in user may work on a lesson (NTFND, FRBDN, PAYRQ when the access rule says their access ended, INVAL for a section) and locks it and their enrollment, in that order.';
 
 create or replace function lms_public.start_lesson(lesson_id uuid) returns lms_public.lesson_progress
   language plpgsql volatile security definer

@@ -15,6 +15,8 @@ import { parseGraphQLRequest } from './graphql-request.ts';
 import { certificatePages } from './certificate-pages.ts';
 import { emailPages } from './email-pages.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH, MAX_BODY_BYTES, makePreset } from './preset.ts';
+import { makeStripe } from '../payments/stripe.ts';
+import { stripeWebhook } from '../payments/webhook.ts';
 
 export interface Api {
   readonly app: express.Express;
@@ -69,6 +71,9 @@ export function createApi(config: Config, pools: ApiPools): Api {
     const up = await databaseAnswers(pools.health, 2000);
     res.status(up ? 200 : 503).json({ status: up ? 'ok' : 'unavailable', database: up ? 'up' : 'down' });
   });
+
+  // Stripe's events, signed: the raw body is read here, before any JSON parser sees it.
+  app.use(stripeWebhook(config, makeStripe(config), pools.graphql));
 
   // Public: anyone holding a number may check it, without an account.
   app.use(certificatePages(config, pools.graphql));

@@ -97,6 +97,7 @@ export function pgSettingsFor(config: Config, { identity, clientIp }: RequestFac
   const common: Record<string, string> = {
     'lms.bcrypt_cost': String(config.bcryptCost),
     'lms.quiz_grace_seconds': String(config.quizGraceSeconds),
+    'lms.past_due_grace_days': String(config.pastDueGraceDays),
   };
   if (clientIp !== undefined) common['lms.client_ip'] = clientIp;
   if (identity === undefined) return { ...common, role: ANONYMOUS_ROLE };

@@ -1,5 +1,6 @@
-import { ConfigError, DEV_JWT_SECRET, loadConfig } from '../../src/config.ts';
+import { ConfigError, DEV_JWT_SECRET, DEV_STRIPE_WEBHOOK_SECRET, loadConfig } from '../../src/config.ts';
 import { freshSigningKey } from '../support/api.ts';
+import { pgSettingsFor } from '../../src/server/auth.ts';
 
 const problems = (env: Record<string, string>) => {
   try {
@@ -24,8 +25,16 @@ describe('configuration', () => {
       expect.stringMatching(/DATABASE_URL/),
       expect.stringMatching(/development JWT_SECRET/),
       expect.stringMatching(/development LMS_CERT_SIGNING_KEY/),
+      expect.stringMatching(/requires STRIPE_SECRET_KEY/),
+      expect.stringMatching(/development STRIPE_WEBHOOK_SECRET/),
     ]);
-    const secrets = { DATABASE_URL: 'postgres://o@db/lms', JWT_SECRET: 's'.repeat(40), LMS_CERT_SIGNING_KEY: freshSigningKey() };
+    const secrets = {
+      DATABASE_URL: 'postgres://o@db/lms',
+      JWT_SECRET: 's'.repeat(40),
+      LMS_CERT_SIGNING_KEY: freshSigningKey(),
+      STRIPE_SECRET_KEY: 'sk_live_x',
+      STRIPE_WEBHOOK_SECRET: 'whsec_x',
+    };
     expect(problems({ NODE_ENV: 'production', ...secrets, LMS_DEMO_DATA: 'true' })).toEqual([expect.stringMatching(/demo data/)]);
     expect(loadConfig({ NODE_ENV: 'production', ...secrets }).demoData).toBe(false);
   });
@@ -38,6 +47,22 @@ describe('configuration', () => {
       expect.stringMatching(/JWT_SECRET must be at least 32 bytes/),
       expect.stringMatching(/LMS_DEMO_DATA must be true or false/),
     ]);
+  });
+
+  it('Stripe: no key means the development checkout, with a development webhook secret; STRIPE_API_BASE points the client elsewhere', () => {
+    expect(loadConfig({})).toMatchObject({ stripeSecretKey: undefined, stripeWebhookSecret: DEV_STRIPE_WEBHOOK_SECRET, stripeApiBase: undefined });
+    const set = loadConfig({ STRIPE_SECRET_KEY: 'sk_test_1', STRIPE_WEBHOOK_SECRET: 'whsec_1', STRIPE_API_BASE: 'http://127.0.0.1:12111' });
+    expect(set).toMatchObject({ stripeSecretKey: 'sk_test_1', stripeWebhookSecret: 'whsec_1' });
+    expect(set.stripeApiBase?.port).toBe('12111');
+    expect(problems({ STRIPE_API_BASE: 'localhost 12111' })).toEqual([expect.stringMatching(/STRIPE_API_BASE is not a valid URL/)]);
+  });
+
+  it('gives a past_due subscription LMS_PAST_DUE_GRACE_DAYS of access, 3 by default, and SQL the same through pgSettings', () => {
+    expect(loadConfig({}).pastDueGraceDays).toBe(3);
+    expect(loadConfig({ LMS_PAST_DUE_GRACE_DAYS: '0' }).pastDueGraceDays).toBe(0);
+    expect(pgSettingsFor(loadConfig({ LMS_PAST_DUE_GRACE_DAYS: '7' }), { identity: undefined, clientIp: undefined })['lms.past_due_grace_days']).toBe('7');
+    expect(problems({ LMS_PAST_DUE_GRACE_DAYS: 'soon' })).toEqual([expect.stringMatching(/LMS_PAST_DUE_GRACE_DAYS/)]);
+    expect(problems({ LMS_PAST_DUE_GRACE_DAYS: '-1' })).toEqual([expect.stringMatching(/LMS_PAST_DUE_GRACE_DAYS/)]);
   });
 
   it('seeds demo data by default only with the embedded database', () => {

@@ -25,6 +25,8 @@ export async function startProductionServer(db: TestDatabase, extraEnv: Record<s
     JWT_SECRET: randomBytes(32).toString('hex'),
     LMS_CERT_SIGNING_KEY: freshSigningKey(),
     LMS_CERT_KEY_ID: 'abuse-test',
+    STRIPE_SECRET_KEY: 'sk_test_abuse',
+    STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(16).toString('hex')}`,
     LMS_BCRYPT_COST: '10',
     PORT: '0',
     LMS_DATA_DIR: path.join(os.tmpdir(), `coursebase-abuse-${process.pid}-${Date.now()}`),

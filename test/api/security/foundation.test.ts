@@ -117,7 +117,15 @@ describe('HTTP hygiene', () => {
   });
 
   it('serves no GraphiQL in production (test/process/start.test.ts sees it served in development)', async () => {
-    const prod = await startTestApi(db, { env: { NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(48), LMS_CERT_SIGNING_KEY: freshSigningKey() } });
+    const prod = await startTestApi(db, {
+      env: {
+        NODE_ENV: 'production',
+        JWT_SECRET: 'p'.repeat(48),
+        LMS_CERT_SIGNING_KEY: freshSigningKey(),
+        STRIPE_SECRET_KEY: 'sk_test_p',
+        STRIPE_WEBHOOK_SECRET: 'whsec_p',
+      },
+    });
     try {
       expect((await fetch(`${prod.url}/graphiql`)).status).toBe(404);
     } finally {

@@ -618,6 +618,16 @@ export function applyDeviations(doc: readonly DocTable[], section5: typeof SECTI
   // Deviation 5: two tables are never exposed; the rest are the API's.
   for (const name of ['refresh_tokens', 'payment_webhook_events']) table(tables, name).schema = 'lms_private';
 
+  // Deviation 9: the payment and subscription state lists cover what Stripe reports, the
+  // subscription row exists before Stripe's id, and webhook events start as received.
+  table(tables, 'payments').checks = [{ kind: 'values', column: 'status', values: ['pending', 'succeeded', 'failed', 'partially_refunded', 'refunded'] }];
+  const subscriptions = table(tables, 'subscriptions');
+  subscriptions.checks = [
+    { kind: 'values', column: 'status', values: ['trial', 'active', 'past_due', 'canceled', 'incomplete', 'incomplete_expired', 'unpaid', 'paused'] },
+  ];
+  subscriptions.columns.stripe_subscription_id!.nullable = true;
+  table(tables, 'payment_webhook_events').columns.status!.default = "'received'";
+
   const schemaOf = new Map(tables.map((t) => [t.table, t.schema]));
   for (const t of tables) {
     for (const fk of t.foreignKeys) fk.references = `${schemaOf.get(fk.references.split('(')[0]!)}.${fk.references}`;

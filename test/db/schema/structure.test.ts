@@ -18,6 +18,7 @@ const LESSON_COLUMNS =
 const LESSON_UPDATE_COLUMNS = 'content, description, duration_minutes, is_preview, lesson_metadata, lesson_type, parent_lesson_id, slug, title, video_url';
 const QUIZ_COLUMNS = 'description, is_published';
 const QUIZ_TAIL = 'max_attempts, passing_score, quiz_type, show_correct_answers, shuffle_options, shuffle_questions, time_limit_minutes, title';
+const PLAN_COLUMNS = 'amount, currency, description, granted_categories, granted_course_ids, grants, interval, is_active, name, stripe_price_id';
 const WRITE_ALLOWLIST = [
   'lms_admin: UPDATE (full_name, profile_metadata) ON lms_public.users',
   'lms_instructor: UPDATE (full_name, profile_metadata) ON lms_public.users',
@@ -40,11 +41,15 @@ const WRITE_ALLOWLIST = [
   `lms_instructor: INSERT (${QUIZ_COLUMNS}, lesson_id, ${QUIZ_TAIL}) ON lms_public.quizzes`,
   `lms_admin: UPDATE (${QUIZ_COLUMNS}, ${QUIZ_TAIL}) ON lms_public.quizzes`,
   `lms_instructor: UPDATE (${QUIZ_COLUMNS}, ${QUIZ_TAIL}) ON lms_public.quizzes`,
+  // Admins manage the plans; payments and subscriptions change only through checkout and Stripe's events.
+  `lms_admin: INSERT (${PLAN_COLUMNS}) ON lms_public.plans`,
+  `lms_admin: UPDATE (${PLAN_COLUMNS}) ON lms_public.plans`,
 ];
 
 // DELETE is granted on whole tables where RLS decides: instructors delete their own drafts.
 const DELETE_ALLOWLIST = [
   'lms_admin: DELETE ON lms_public.courses',
+  'lms_admin: DELETE ON lms_public.plans',
   'lms_instructor: DELETE ON lms_public.courses',
   'lms_admin: DELETE ON lms_public.quiz_questions',
   'lms_instructor: DELETE ON lms_public.quiz_questions',
