@@ -29,6 +29,10 @@ export interface Config {
   readonly jwtAudience: string;
   readonly corsOrigins: readonly string[];
   readonly workerConcurrency: number;
+  /** How often a worker pool records its heartbeat (lms_private.worker_heartbeats). */
+  readonly workerHeartbeatSeconds: number;
+  /** A pool silent for this long is taken for dead, and another worker releases its jobs. */
+  readonly workerStaleSeconds: number;
   /** bcrypt cost for new password hashes; at least 10 in production. */
   readonly bcryptCost: number;
   readonly accessTokenSeconds: number;
@@ -215,6 +219,8 @@ export function loadConfig(env: Env = process.env): Config {
       .map((o) => o.trim())
       .filter((o) => o !== ''),
     workerConcurrency: concurrency,
+    workerHeartbeatSeconds: int('LMS_WORKER_HEARTBEAT_SECONDS', 10, 1, 300),
+    workerStaleSeconds: int('LMS_WORKER_STALE_SECONDS', 60, 3, 86_400),
     bcryptCost,
     accessTokenSeconds: 15 * 60,
     refreshTokenDays: parseInteger('LMS_REFRESH_TOKEN_DAYS', nonEmpty(env.LMS_REFRESH_TOKEN_DAYS), 30, 1, 365, problems),
@@ -245,6 +251,10 @@ export function loadConfig(env: Env = process.env): Config {
     },
     maxConcurrentCredentialChecks: int('LMS_MAX_CONCURRENT_CREDENTIAL_CHECKS', 2, 1, 64),
   };
+  // A live pool must never look dead between two beats, even with one beat lost to a slow database.
+  if (config.workerStaleSeconds < 3 * config.workerHeartbeatSeconds) {
+    problems.push('LMS_WORKER_STALE_SECONDS must be at least three times LMS_WORKER_HEARTBEAT_SECONDS');
+  }
   if (config.limits.defaultPageSize > config.limits.maxPageSize) {
     problems.push('LMS_DEFAULT_PAGE_SIZE must not be over LMS_MAX_PAGE_SIZE');
   }
