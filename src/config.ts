@@ -33,6 +33,10 @@ export interface Config {
   readonly workerHeartbeatSeconds: number;
   /** A pool silent for this long is taken for dead, and another worker releases its jobs. */
   readonly workerStaleSeconds: number;
+  /** On SIGTERM, how long the API keeps accepting (answering /healthz 503) so that a load balancer sees it drain. */
+  readonly shutdownDrainSeconds: number;
+  /** Then how long in-flight requests may take before their connections are closed. */
+  readonly shutdownGraceSeconds: number;
   /** bcrypt cost for new password hashes; at least 10 in production. */
   readonly bcryptCost: number;
   readonly accessTokenSeconds: number;
@@ -221,6 +225,8 @@ export function loadConfig(env: Env = process.env): Config {
     workerConcurrency: concurrency,
     workerHeartbeatSeconds: int('LMS_WORKER_HEARTBEAT_SECONDS', 10, 1, 300),
     workerStaleSeconds: int('LMS_WORKER_STALE_SECONDS', 60, 3, 86_400),
+    shutdownDrainSeconds: int('LMS_SHUTDOWN_DRAIN_SECONDS', 0, 0, 600),
+    shutdownGraceSeconds: int('LMS_SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
     bcryptCost,
     accessTokenSeconds: 15 * 60,
     refreshTokenDays: parseInteger('LMS_REFRESH_TOKEN_DAYS', nonEmpty(env.LMS_REFRESH_TOKEN_DAYS), 30, 1, 365, problems),
