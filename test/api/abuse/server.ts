@@ -25,6 +25,9 @@ export async function startProductionServer(db: TestDatabase, extraEnv: Record<s
     JWT_SECRET: randomBytes(32).toString('hex'),
     LMS_CERT_SIGNING_KEY: freshSigningKey(),
     LMS_CERT_KEY_ID: 'abuse-test',
+    LMS_PUBLIC_URL: 'https://learn.example.test',
+    // No SMTP server here: production must be told the outbox is meant.
+    LMS_MAIL_TRANSPORT: 'outbox',
     LMS_BCRYPT_COST: '10',
     PORT: '0',
     LMS_DATA_DIR: path.join(os.tmpdir(), `coursebase-abuse-${process.pid}-${Date.now()}`),

@@ -124,7 +124,16 @@ describe('HTTP hygiene', () => {
   });
 
   it('serves no GraphiQL in production (test/process/start.test.ts sees it served in development)', async () => {
-    const prod = await startTestApi(db, { env: { NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(48), LMS_CERT_SIGNING_KEY: freshSigningKey() } });
+    const prod = await startTestApi(db, {
+      env: {
+        NODE_ENV: 'production',
+        JWT_SECRET: 'p'.repeat(48),
+        LMS_CERT_SIGNING_KEY: freshSigningKey(),
+        LMS_CERT_KEY_ID: 'test-2026',
+        LMS_PUBLIC_URL: 'https://learn.example.test',
+        LMS_MAIL_TRANSPORT: 'outbox',
+      },
+    });
     try {
       expect((await fetch(`${prod.url}/graphiql`)).status).toBe(404);
     } finally {
