@@ -5,6 +5,9 @@ import { sendError } from '../errors.ts';
 /** Seconds a client is told to wait (Retry-After) while the database is unreachable. */
 export const DATABASE_RETRY_AFTER_SECONDS = 5;
 
+/** Nobody listens, or the name does not resolve: no need to ask again. */
+const REFUSED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
+
 function errorCode(error: Error): string {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' ? code : '';
@@ -31,8 +34,9 @@ export function isConnectionError(candidate: unknown): boolean {
 }
 
 /**
- * Whether the API's database answers, as the API has seen it. Down on the first connection
- * error (a pool's error event, a failed connect, an error in a request); while down, requests
+ * Whether the API's database answers, as the API has seen it. Down on the first refused
+ * connect, or on a cut connection once a probe confirms it (a pool's error event, a failed
+ * connect, an error in a request); while down, requests
  * get 503 DATABASE_UNAVAILABLE without touching the database, and a probe on the health
  * check's pool asks every second until it answers. One log line when it goes, one when it is back.
  */
@@ -56,18 +60,37 @@ export class DatabaseAvailability {
   /**
    * Reports an error; returns whether it was a connection error. A refused, cut or shut-down
    * connection marks the database down for every request; a connect that only timed out does
-   * not (on a loaded machine a slow connect is not an outage): that request alone gets the 503.
+   * not (on a loaded machine a slow connect is not an outage).
    */
   failed(error: unknown): boolean {
     if (!isConnectionError(error)) return false;
-    if (isConnectTimeout(error as Error)) return true;
-    if (this.downSince === undefined && !this.closed) {
-      this.downSince = Date.now();
-      this.log(`database unavailable (${(error as Error).message}); answering 503 DATABASE_UNAVAILABLE until it is back`);
-      this.probing = setInterval(() => void this.probe(), this.probeIntervalMs);
-      this.probing.unref();
-    }
+    if (isConnectTimeout(error as Error) || this.downSince !== undefined || this.closed) return true;
+    // A refused connect is the database itself saying no. A cut connection may be one session
+    // ended on its own (pg_terminate_backend, an idle timeout): ask the database before saying down.
+    if (REFUSED.has(errorCode(error as Error))) this.markDown(error as Error);
+    else void this.confirm(error as Error);
     return true;
+  }
+
+  private markDown(error: Error): void {
+    if (this.downSince !== undefined || this.closed) return;
+    this.downSince = Date.now();
+    this.log(`database unavailable (${error.message}); answering 503 DATABASE_UNAVAILABLE until it is back`);
+    this.probing = setInterval(() => void this.probe(), this.probeIntervalMs);
+    this.probing.unref();
+  }
+
+  private confirming = false;
+  private async confirm(error: Error): Promise<void> {
+    if (this.confirming) return;
+    this.confirming = true;
+    try {
+      await this.probePool.query('select 1');
+    } catch (probeError) {
+      if (isConnectionError(probeError) && !isConnectTimeout(probeError as Error)) this.markDown(error);
+    } finally {
+      this.confirming = false;
+    }
   }
 
   /** A query that answered: the database is back, if it was down. */
@@ -111,8 +134,10 @@ export function requireDatabase(availability: DatabaseAvailability, pool: pg.Poo
       try {
         (await pool.connect()).release();
       } catch (error) {
-        if (availability.failed(error)) return sendDatabaseUnavailable(res);
-        return next(error);
+        availability.failed(error);
+        // Refused or cut: the database is down, say so. Anything else (a connect that only timed
+        // out on a loaded machine, a bad password) is the request's to meet, as it was before.
+        if (availability.isDown) return sendDatabaseUnavailable(res);
       }
     }
     next();
