@@ -39,6 +39,10 @@ const config = loadConfig({
   DATABASE_URL: rootUrl,
   JWT_SECRET: 'b'.repeat(40),
   LMS_CERT_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64'),
+  // What production now requires besides its secrets (src/config.ts); no mail is sent here.
+  LMS_CERT_KEY_ID: 'bench',
+  LMS_PUBLIC_URL: 'https://learn.example.test',
+  LMS_MAIL_TRANSPORT: 'outbox',
 });
 const pools = makeApiPools(config, withCredentials(rootUrl, 'lms_authenticator', DEV_ROLE_PASSWORDS.lms_authenticator), () => {});
 const api = createApi(config, pools);

@@ -6,6 +6,7 @@ import { migrateDatabase } from '../src/db/migrate.ts';
 import { makeApiPools } from '../src/db/pools.ts';
 import { describeDemoAccounts, seedDemo } from '../src/db/seed.ts';
 import { createApi } from '../src/server/app.ts';
+import { isConnectionError } from '../src/server/availability.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH } from '../src/server/preset.ts';
 import { startWorker } from '../worker/runner.ts';
 import { logger } from '../src/log.ts';
@@ -51,11 +52,15 @@ export async function startProcess(options: ProcessOptions, config: Config = loa
 
     let url: string | undefined;
     if (options.api) {
-      const pools = makeApiPools(config, database.connections.authUrl, (e) => log(`idle API connection failed: ${e.message}`));
+      // A lost database is logged once per outage by the API's availability watch, not once per connection.
+      const pools = makeApiPools(config, database.connections.authUrl, (e) => {
+        if (!isConnectionError(e)) log(`idle API connection failed: ${e.message}`);
+      });
       const api = createApi(config, pools);
       const server = http.createServer(api.app);
       await api.attach(server);
       steps.pools.push(async () => {
+        api.availability.close();
         await api.pgl.release();
         await pools.end();
       });
@@ -63,14 +68,7 @@ export async function startProcess(options: ProcessOptions, config: Config = loa
         server.once('error', reject);
         server.listen(config.port, () => resolve());
       });
-      steps.server.push(
-        () =>
-          new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeIdleConnections();
-            setTimeout(() => server.closeAllConnections(), 10_000).unref();
-          }),
-      );
+      steps.server.push(() => drainAndClose(server, api, config));
       const port = (server.address() as AddressInfo).port;
       url = `http://localhost:${port}`;
       log(`GraphQL API: ${url}${GRAPHQL_PATH}`);
@@ -88,6 +86,35 @@ export async function startProcess(options: ProcessOptions, config: Config = loa
     await stopAll();
     throw error;
   }
+}
+
+/**
+ * The API's shutdown, each step logged: report draining (/healthz 503, `Connection: close` on
+ * every response) while still accepting for LMS_SHUTDOWN_DRAIN_SECONDS, so that a load balancer
+ * takes the process out; then stop accepting and let in-flight requests finish for up to
+ * LMS_SHUTDOWN_GRACE_SECONDS; then close what is left.
+ */
+async function drainAndClose(server: http.Server, api: ReturnType<typeof createApi>, config: Config): Promise<void> {
+  api.drain();
+  log(`draining: /healthz answers 503 and responses close their connections; still accepting for ${config.shutdownDrainSeconds} s`);
+  // Idle keep-alive connections carry no request: close them now, so clients reconnect elsewhere.
+  server.closeIdleConnections();
+  if (config.shutdownDrainSeconds > 0) await new Promise((r) => setTimeout(r, config.shutdownDrainSeconds * 1000));
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  log(`no longer accepting connections; waiting up to ${config.shutdownGraceSeconds} s for ${api.inFlight()} in-flight request(s)`);
+  let timer: NodeJS.Timeout | undefined;
+  const graceOver = new Promise<'grace over'>((resolve) => {
+    timer = setTimeout(() => resolve('grace over'), config.shutdownGraceSeconds * 1000);
+  });
+  if ((await Promise.race([closed, graceOver])) === 'grace over') {
+    log(`grace period over: closing the connections of ${api.inFlight()} request(s) still running`);
+    server.closeAllConnections();
+    await closed;
+  } else {
+    log('every in-flight request finished; HTTP server closed');
+  }
+  clearTimeout(timer);
 }
 
 /** Runs a process until SIGINT or SIGTERM; a second signal forces the exit. */

@@ -25,12 +25,22 @@ export interface Config {
   readonly demoData: boolean;
   readonly mailOutbox: string;
   readonly smtpUrl: string | undefined;
+  /** Where mail goes: over SMTP (SMTP_URL), or to .eml files in the outbox (LMS_MAIL_TRANSPORT). */
+  readonly mailTransport: 'smtp' | 'outbox';
   readonly mailFrom: string;
   readonly jwtSecret: string;
   readonly jwtIssuer: string;
   readonly jwtAudience: string;
   readonly corsOrigins: readonly string[];
   readonly workerConcurrency: number;
+  /** How often a worker pool records its heartbeat (lms_private.worker_heartbeats). */
+  readonly workerHeartbeatSeconds: number;
+  /** A pool silent for this long is taken for dead, and another worker releases its jobs. */
+  readonly workerStaleSeconds: number;
+  /** On SIGTERM, how long the API keeps accepting (answering /healthz 503) so that a load balancer sees it drain. */
+  readonly shutdownDrainSeconds: number;
+  /** Then how long in-flight requests may take before their connections are closed. */
+  readonly shutdownGraceSeconds: number;
   /** bcrypt cost for new password hashes; at least 10 in production. */
   readonly bcryptCost: number;
   readonly accessTokenSeconds: number;
@@ -211,6 +221,35 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const publicUrl = (parseUrl('LMS_PUBLIC_URL', nonEmpty(env.LMS_PUBLIC_URL), problems) ?? `http://localhost:${port}`).replace(/\/+$/, '');
+  const certKeyId = nonEmpty(env.LMS_CERT_KEY_ID) ?? DEV_CERT_KEY_ID;
+  const corsOrigins = (nonEmpty(env.LMS_CORS_ORIGINS) ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+  const smtpUrl = parseUrl('SMTP_URL', nonEmpty(env.SMTP_URL), problems);
+  const mailSetting = nonEmpty(env.LMS_MAIL_TRANSPORT);
+  if (mailSetting !== undefined && mailSetting !== 'smtp' && mailSetting !== 'outbox') {
+    problems.push(`LMS_MAIL_TRANSPORT must be smtp or outbox, got "${mailSetting}"`);
+  }
+  const mailTransport: Config['mailTransport'] = mailSetting === 'outbox' || (mailSetting !== 'smtp' && smtpUrl === undefined) ? 'outbox' : 'smtp';
+  if (mailSetting === 'smtp' && smtpUrl === undefined && nonEmpty(env.SMTP_URL) === undefined) {
+    problems.push('LMS_MAIL_TRANSPORT=smtp needs SMTP_URL');
+  }
+  if (isProduction) {
+    // Certificates are immutable and emails are kept: a localhost URL signed into them stays wrong forever.
+    if (nonEmpty(env.LMS_PUBLIC_URL) === undefined) {
+      problems.push('production requires LMS_PUBLIC_URL, the base URL signed into certificates and emails');
+    }
+    if (certKeyId === DEV_CERT_KEY_ID) {
+      problems.push(`production refuses the development LMS_CERT_KEY_ID (${DEV_CERT_KEY_ID}); name your own key`);
+    }
+    if (corsOrigins.includes('*')) {
+      problems.push('production refuses a wildcard origin in LMS_CORS_ORIGINS; list the origins');
+    }
+    if (smtpUrl === undefined && mailSetting !== 'outbox') {
+      problems.push('production requires SMTP_URL, unless LMS_MAIL_TRANSPORT=outbox says mail is meant for the outbox');
+    }
+  }
 
   const config: Config = {
     env: nodeEnv as Config['env'],
@@ -226,16 +265,18 @@ export function loadConfig(env: Env = process.env): Config {
     appUrl: (parseUrl('LMS_APP_URL', nonEmpty(env.LMS_APP_URL), problems) ?? publicUrl).replace(/\/+$/, ''),
     demoData: isProduction ? false : parseBool('LMS_DEMO_DATA', nonEmpty(env.LMS_DEMO_DATA), databaseUrl === undefined, problems),
     mailOutbox: path.resolve(nonEmpty(env.LMS_MAIL_OUTBOX) ?? path.join(dataDir, 'outbox')),
-    smtpUrl: parseUrl('SMTP_URL', nonEmpty(env.SMTP_URL), problems),
+    smtpUrl,
+    mailTransport,
     mailFrom: nonEmpty(env.LMS_MAIL_FROM) ?? 'Coursebase <no-reply@coursebase.invalid>',
     jwtSecret,
     jwtIssuer: nonEmpty(env.LMS_JWT_ISSUER) ?? 'coursebase',
     jwtAudience: nonEmpty(env.LMS_JWT_AUDIENCE) ?? 'coursebase-api',
-    corsOrigins: (nonEmpty(env.LMS_CORS_ORIGINS) ?? '')
-      .split(',')
-      .map((o) => o.trim())
-      .filter((o) => o !== ''),
+    corsOrigins,
     workerConcurrency: concurrency,
+    workerHeartbeatSeconds: int('LMS_WORKER_HEARTBEAT_SECONDS', 10, 1, 300),
+    workerStaleSeconds: int('LMS_WORKER_STALE_SECONDS', 60, 3, 86_400),
+    shutdownDrainSeconds: int('LMS_SHUTDOWN_DRAIN_SECONDS', 0, 0, 600),
+    shutdownGraceSeconds: int('LMS_SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
     bcryptCost,
     accessTokenSeconds: 15 * 60,
     refreshTokenDays: parseInteger('LMS_REFRESH_TOKEN_DAYS', nonEmpty(env.LMS_REFRESH_TOKEN_DAYS), 30, 1, 365, problems),
@@ -247,7 +288,7 @@ export function loadConfig(env: Env = process.env): Config {
     stripeApiBase: stripeApiBaseText === undefined ? undefined : new URL(stripeApiBaseText),
     pastDueGraceDays: parseInteger('LMS_PAST_DUE_GRACE_DAYS', nonEmpty(env.LMS_PAST_DUE_GRACE_DAYS), 3, 0, 60, problems),
     certSigningKey,
-    certKeyId: nonEmpty(env.LMS_CERT_KEY_ID) ?? DEV_CERT_KEY_ID,
+    certKeyId,
     trustProxy: parseTrustProxy(nonEmpty(env.LMS_TRUST_PROXY), problems),
     introspection: parseBool('LMS_INTROSPECTION', nonEmpty(env.LMS_INTROSPECTION), !isProduction, problems),
     limits: {
@@ -271,6 +312,10 @@ export function loadConfig(env: Env = process.env): Config {
     maxConcurrentCredentialChecks: int('LMS_MAX_CONCURRENT_CREDENTIAL_CHECKS', 2, 1, 64),
     backupRetentionDays: int('LMS_BACKUP_RETENTION_DAYS', 7, 1, 3650),
   };
+  // A live pool must never look dead between two beats, even with one beat lost to a slow database.
+  if (config.workerStaleSeconds < 3 * config.workerHeartbeatSeconds) {
+    problems.push('LMS_WORKER_STALE_SECONDS must be at least three times LMS_WORKER_HEARTBEAT_SECONDS');
+  }
   if (config.limits.defaultPageSize > config.limits.maxPageSize) {
     problems.push('LMS_DEFAULT_PAGE_SIZE must not be over LMS_MAX_PAGE_SIZE');
   }

@@ -13,11 +13,11 @@ export interface Mail {
 export type SendMail = (mail: Mail) => Promise<void>;
 
 /**
- * Sends over SMTP when SMTP_URL is set; otherwise writes each message as an .eml file to
- * LMS_MAIL_OUTBOX, where development and tests read it.
+ * Sends over SMTP when SMTP_URL is set (unless LMS_MAIL_TRANSPORT=outbox); otherwise writes each
+ * message as an .eml file to LMS_MAIL_OUTBOX, where development and tests read it.
  */
 export function makeMailer(config: Config): SendMail {
-  if (config.smtpUrl !== undefined) {
+  if (config.mailTransport === 'smtp' && config.smtpUrl !== undefined) {
     const transport = nodemailer.createTransport(config.smtpUrl);
     return async (mail) => {
       await transport.sendMail({ from: config.mailFrom, ...mail });

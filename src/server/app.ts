@@ -17,22 +17,31 @@ import { emailPages } from './email-pages.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH, MAX_BODY_BYTES, makePreset } from './preset.ts';
 import { makeStripe } from '../payments/stripe.ts';
 import { stripeWebhook } from '../payments/webhook.ts';
+import { DATABASE_RETRY_AFTER_SECONDS, DatabaseAvailability, isConnectionError, requireDatabase, sendDatabaseUnavailable } from './availability.ts';
 
 export interface Api {
   readonly app: express.Express;
   readonly pgl: PostGraphileInstance;
+  readonly availability: DatabaseAvailability;
+  /** Requests being answered right now. */
+  readonly inFlight: () => number;
+  /** From now on /healthz answers 503 and every response closes its connection (SIGTERM's first step). */
+  drain(): void;
   /** Attaches grafserv's upgrade handlers (none today) to the listening server. */
   attach(server: import('node:http').Server): Promise<void>;
 }
 
-async function databaseAnswers(pool: pg.Pool, timeoutMs: number): Promise<boolean> {
+async function databaseAnswers(pool: pg.Pool, timeoutMs: number, onError: (error: unknown) => void): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), timeoutMs);
   });
   const probe = pool.query('select 1').then(
     () => true,
-    () => false,
+    (error: unknown) => {
+      onError(error);
+      return false;
+    },
   );
   try {
     return await Promise.race([probe, timeout]);
@@ -54,10 +63,26 @@ export interface ApiPools {
 }
 
 export function createApi(config: Config, pools: ApiPools): Api {
-  const pgl = postgraphile(makePreset(config, pools.graphql));
+  const availability = new DatabaseAvailability(pools.health, log);
+  // A dying server cuts every idle connection at once: the first cut marks it down, the rest say nothing.
+  for (const pool of [pools.graphql, pools.session, pools.health]) pool.on('error', (error) => availability.failed(error));
+  const pgl = postgraphile(makePreset(config, pools.graphql, (error) => availability.failed(error)));
   const serv = pgl.createServ(grafserv);
   const app = express();
   app.disable('x-powered-by');
+
+  let draining = false;
+  const inFlight = new Set<Response>();
+  // Keep-alive clients learn to reconnect (to another process) after a response sent while draining.
+  const closeAfter = (res: Response) => {
+    if (!res.headersSent) res.setHeader('Connection', 'close');
+  };
+  app.use((_req, res, next) => {
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+    if (draining) closeAfter(res);
+    next();
+  });
   // Only proxies named by the operator may say who the client is (X-Forwarded-For).
   app.set('trust proxy', config.trustProxy === false ? false : Array.isArray(config.trustProxy) ? [...config.trustProxy] : config.trustProxy);
 
@@ -68,10 +93,26 @@ export function createApi(config: Config, pools: ApiPools): Api {
   app.use(cors({ origin: [...config.corsOrigins], methods: ['GET', 'POST'], maxAge: 600 }));
 
   app.get('/healthz', async (_req, res) => {
-    const up = await databaseAnswers(pools.health, 2000);
-    res.status(up ? 200 : 503).json({ status: up ? 'ok' : 'unavailable', database: up ? 'up' : 'down' });
+    if (draining) {
+      res.status(503).json({ status: 'draining', errors: [{ message: 'This process is shutting down.', extensions: { code: 'SHUTTING_DOWN' } }] });
+      return;
+    }
+    const up = await databaseAnswers(pools.health, 2000, (error) => availability.failed(error));
+    if (up) {
+      availability.answered();
+      res.json({ status: 'ok', database: 'up' });
+      return;
+    }
+    res.setHeader('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+    res.status(503).json({
+      status: 'unavailable',
+      database: 'down',
+      errors: [{ message: 'The database is unavailable; retry shortly.', extensions: { code: 'DATABASE_UNAVAILABLE' } }],
+    });
   });
 
+  // Everything below needs the database.
+  app.use(requireDatabase(availability, pools.graphql));
   // Stripe's events, signed: the raw body is read here, before any JSON parser sees it.
   app.use(stripeWebhook(config, makeStripe(config), pools.graphql));
 
@@ -91,6 +132,13 @@ export function createApi(config: Config, pools: ApiPools): Api {
   return {
     app,
     pgl,
+    availability,
+    inFlight: () => inFlight.size,
+    drain() {
+      draining = true;
+      // Requests that arrived before, whose responses are not yet under way, close too.
+      for (const res of inFlight) closeAfter(res);
+    },
     async attach(server) {
       await serv.addTo(app, server);
       app.use((_req: Request, res: Response) => {
@@ -102,6 +150,10 @@ export function createApi(config: Config, pools: ApiPools): Api {
           sendError(res, 'PAYLOAD_TOO_LARGE', `The request body is over ${MAX_BODY_BYTES} bytes.`);
         } else if (error.type === 'entity.parse.failed') {
           sendError(res, 'BAD_REQUEST', 'The request body is not valid JSON.');
+        } else if (isConnectionError(error)) {
+          // The session check or the rate limiter found the database gone.
+          availability.failed(error);
+          sendDatabaseUnavailable(res);
         } else {
           const id = randomUUID();
           log(`unhandled error ${id}: ${error instanceof Error ? error.stack : inspect(error)}`);

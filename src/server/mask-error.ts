@@ -21,9 +21,11 @@ function coded(error: GraphQLError, message: string, code: string): GraphQLError
  * Passes errors a client can act on through with their code in `extensions.code`; everything
  * else gets grafserv's default mask (a generic message, logged server-side with an id).
  */
-export function maskError(error: GraphQLError): GraphQLError {
+export function maskError(error: GraphQLError, onDatabaseError: (error: unknown) => void = () => {}): GraphQLError {
   const original = error.originalError as (Error & { code?: unknown; extensions?: { code?: unknown } }) | undefined;
   if (original && !(original instanceof GraphQLError)) {
+    // The database went away during this operation: the next requests learn it as 503 DATABASE_UNAVAILABLE.
+    onDatabaseError(original);
     if (isClientErrorCode(original.code)) return coded(error, original.message, original.code);
     if (TIMED_OUT.has(String(original.code))) {
       return coded(error, 'The operation took too long and was stopped; try a smaller request.', 'EXECUTION_TIMEOUT');

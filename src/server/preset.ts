@@ -39,7 +39,7 @@ function makeValidationPlugin(config: Config): GraphileConfig.Plugin {
 }
 
 /** The PostGraphile V5 preset: the lms_public schema, introspected as the authenticator. */
-export function makePreset(config: Config, authPool: pg.Pool): GraphileConfig.Preset {
+export function makePreset(config: Config, authPool: pg.Pool, onDatabaseError: (error: unknown) => void = () => {}): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset, PgAggregatesPreset],
     plugins: [
@@ -61,7 +61,7 @@ export function makePreset(config: Config, authPool: pg.Pool): GraphileConfig.Pr
       // JSON only: the request guard reads the parsed JSON body, and other types invite CSRF.
       allowedRequestContentTypes: ['application/json'],
       watch: false,
-      maskError,
+      maskError: (error) => maskError(error, onDatabaseError),
     },
     grafast: {
       explain: false,

@@ -61,6 +61,7 @@ export async function startTestApi(db: TestDatabase, options: { authUrl?: string
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      api.availability.close();
       await api.pgl.release();
       await pools.end();
     },

@@ -27,6 +27,9 @@ describe('configuration', () => {
       expect.stringMatching(/development LMS_CERT_SIGNING_KEY/),
       expect.stringMatching(/requires STRIPE_SECRET_KEY/),
       expect.stringMatching(/development STRIPE_WEBHOOK_SECRET/),
+      expect.stringMatching(/requires LMS_PUBLIC_URL/),
+      expect.stringMatching(/development LMS_CERT_KEY_ID \(dev-2026\)/),
+      expect.stringMatching(/requires SMTP_URL, unless LMS_MAIL_TRANSPORT=outbox/),
     ]);
     const secrets = {
       DATABASE_URL: 'postgres://o@db/lms',
@@ -34,9 +37,33 @@ describe('configuration', () => {
       LMS_CERT_SIGNING_KEY: freshSigningKey(),
       STRIPE_SECRET_KEY: 'sk_live_x',
       STRIPE_WEBHOOK_SECRET: 'whsec_x',
+      LMS_CERT_KEY_ID: 'school-2026',
+      LMS_PUBLIC_URL: 'https://learn.example.com',
+      SMTP_URL: 'smtps://u:p@smtp.example.com',
     };
     expect(problems({ NODE_ENV: 'production', ...secrets, LMS_DEMO_DATA: 'true' })).toEqual([expect.stringMatching(/demo data/)]);
     expect(loadConfig({ NODE_ENV: 'production', ...secrets }).demoData).toBe(false);
+  });
+
+  it('refuses, in production, a wildcard CORS origin and mail with nowhere to go unless the outbox is chosen', () => {
+    const base = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://o@db/lms',
+      JWT_SECRET: 's'.repeat(40),
+      LMS_CERT_SIGNING_KEY: freshSigningKey(),
+      LMS_CERT_KEY_ID: 'school-2026',
+      LMS_PUBLIC_URL: 'https://learn.example.com',
+    };
+    expect(problems({ ...base, SMTP_URL: 'smtp://mail', LMS_CORS_ORIGINS: 'https://app.example.com, *' })).toEqual([expect.stringMatching(/wildcard origin/)]);
+    expect(loadConfig({ ...base, LMS_MAIL_TRANSPORT: 'outbox' }).mailTransport).toBe('outbox');
+    expect(loadConfig({ ...base, SMTP_URL: 'smtp://mail' }).mailTransport).toBe('smtp');
+    expect(problems({ ...base, LMS_MAIL_TRANSPORT: 'pigeon' })).toEqual([
+      expect.stringMatching(/LMS_MAIL_TRANSPORT must be smtp or outbox/),
+      expect.stringMatching(/requires SMTP_URL/),
+    ]);
+    // Development: the outbox unless SMTP_URL is set; a wildcard is the operator's choice.
+    expect(loadConfig({}).mailTransport).toBe('outbox');
+    expect(loadConfig({ LMS_CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
   });
 
   it('names every invalid value at once', () => {

@@ -27,6 +27,9 @@ export async function startProductionServer(db: TestDatabase, extraEnv: Record<s
     LMS_CERT_KEY_ID: 'abuse-test',
     STRIPE_SECRET_KEY: 'sk_test_abuse',
     STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(16).toString('hex')}`,
+    LMS_PUBLIC_URL: 'https://learn.example.test',
+    // No SMTP server here: production must be told the outbox is meant.
+    LMS_MAIL_TRANSPORT: 'outbox',
     LMS_BCRYPT_COST: '10',
     PORT: '0',
     LMS_DATA_DIR: path.join(os.tmpdir(), `coursebase-abuse-${process.pid}-${Date.now()}`),

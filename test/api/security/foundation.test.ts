@@ -88,12 +88,19 @@ describe('HTTP hygiene', () => {
     expect(await res.json()).toEqual({ status: 'ok', database: 'up' });
   });
 
-  it('answers /healthz with 503 when the database does not', async () => {
+  it('answers /healthz and GraphQL with 503 DATABASE_UNAVAILABLE and Retry-After when the database does not', async () => {
     const down = await startTestApi(db, { authUrl: 'postgres://nobody:nothing@127.0.0.1:9/none' });
     try {
       const res = await fetch(`${down.url}/healthz`);
       expect(res.status).toBe(503);
-      expect(await res.json()).toEqual({ status: 'unavailable', database: 'down' });
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(await res.json()).toEqual({
+        status: 'unavailable',
+        database: 'down',
+        errors: [{ message: 'The database is unavailable; retry shortly.', extensions: { code: 'DATABASE_UNAVAILABLE' } }],
+      });
+      const graphql = await down.graphql('{ currentUser { rowId } }');
+      expect(graphql).toEqual({ status: 503, body: { errors: [{ message: expect.any(String), extensions: { code: 'DATABASE_UNAVAILABLE' } }] } });
     } finally {
       await down.close();
     }
@@ -124,6 +131,9 @@ describe('HTTP hygiene', () => {
         LMS_CERT_SIGNING_KEY: freshSigningKey(),
         STRIPE_SECRET_KEY: 'sk_test_p',
         STRIPE_WEBHOOK_SECRET: 'whsec_p',
+        LMS_CERT_KEY_ID: 'test-2026',
+        LMS_PUBLIC_URL: 'https://learn.example.test',
+        LMS_MAIL_TRANSPORT: 'outbox',
       },
     });
     try {
