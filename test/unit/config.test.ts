@@ -53,6 +53,8 @@ describe('configuration', () => {
       LMS_CERT_SIGNING_KEY: freshSigningKey(),
       LMS_CERT_KEY_ID: 'school-2026',
       LMS_PUBLIC_URL: 'https://learn.example.com',
+      STRIPE_SECRET_KEY: 'sk_live_x',
+      STRIPE_WEBHOOK_SECRET: 'whsec_x',
     };
     expect(problems({ ...base, SMTP_URL: 'smtp://mail', LMS_CORS_ORIGINS: 'https://app.example.com, *' })).toEqual([expect.stringMatching(/wildcard origin/)]);
     expect(loadConfig({ ...base, LMS_MAIL_TRANSPORT: 'outbox' }).mailTransport).toBe('outbox');
