@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { eventually } from '../support/eventually.ts';
 import {
+  expectOneCertificateEach,
   lockedJobs,
   queueCertificates,
   signedCertificates,
@@ -61,12 +62,7 @@ it('releases the jobs of a worker killed with -9, and every certificate is issue
   expect(rescuer.output()).toMatch(new RegExp(`worker pool ${orphaned[0]!.pool_id} sent no heartbeat for 5 s: released its \\d+ locked job\\(s\\)`));
 
   // Exactly once: one certificate row and one PDF per enrollment, and nothing left queued or locked.
-  const { rows } = await cluster.root.query<{ n: number; numbers: number; paths: string[] }>(
-    'select count(*)::int as n, count(distinct certificate_number)::int as numbers, array_agg(pdf_path) as paths from lms_public.certificates where enrollment_id = any($1)',
-    [enrollments],
-  );
-  expect(rows[0]).toMatchObject({ n: enrollments.length, numbers: enrollments.length });
-  for (const p of rows[0]!.paths) expect(fs.existsSync(path.join(cluster.dataDir, 'storage', p))).toBe(true);
+  await expectOneCertificateEach(cluster, enrollments);
   expect(fs.readdirSync(path.join(cluster.dataDir, 'storage', 'certificates')).filter((f) => f.endsWith('.pdf'))).toHaveLength(enrollments.length);
   await eventually(async () => ((await lockedJobs(cluster.root)) === 0 ? true : undefined), 'no job left locked', 10_000);
   const { rows: left } = await cluster.root.query(

@@ -1,7 +1,6 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { eventually } from '../support/eventually.ts';
 import {
+  expectOneCertificateEach,
   lockedJobs,
   queueCertificates,
   signedCertificates,
@@ -28,16 +27,6 @@ afterAll(async () => {
   await cluster.destroy();
 });
 
-async function oneCertificateEach(enrollmentIds: string[]) {
-  const { rows } = await cluster.root.query<{ n: number; files: number; paths: string[] }>(
-    'select count(*)::int as n, count(distinct pdf_path)::int as files, array_agg(pdf_path) as paths from lms_public.certificates where enrollment_id = any($1)',
-    [enrollmentIds],
-  );
-  expect(rows[0]!.n).toBe(enrollmentIds.length);
-  expect(rows[0]!.files).toBe(enrollmentIds.length);
-  for (const p of rows[0]!.paths) expect(fs.existsSync(path.join(cluster.dataDir, 'storage', p))).toBe(true);
-}
-
 it('survives PostgreSQL stopping and starting under running jobs, and finishes every one of them', async () => {
   const worker = spawnProcess('worker', cluster, { LMS_WORKER_CONCURRENCY: '4' });
   running.push(worker);
@@ -58,7 +47,7 @@ it('survives PostgreSQL stopping and starting under running jobs, and finishes e
   );
   await eventually(async () => ((await lockedJobs(cluster.root)) === 0 ? true : undefined), 'no job left locked', 30_000);
   expect(worker.child.exitCode).toBeNull();
-  await oneCertificateEach(enrollments);
+  await expectOneCertificateEach(cluster, enrollments);
   if (process.env.SHOW_OUTPUT) process.stderr.write(worker.output());
 
   worker.child.kill('SIGTERM');
@@ -91,7 +80,7 @@ it('on SIGTERM mid-queue, records every job it finished and leaves none locked',
   const next = spawnProcess('worker', cluster);
   running.push(next);
   await eventually(async () => ((await signedCertificates(cluster.root, enrollments)) === enrollments.length ? true : undefined), 'every certificate', 60_000);
-  await oneCertificateEach(enrollments);
+  await expectOneCertificateEach(cluster, enrollments);
   next.child.kill('SIGTERM');
   expect(await next.exited).toBe(0);
 }, 120_000);

@@ -138,3 +138,15 @@ export async function lockedJobs(root: pg.Pool): Promise<number> {
   const { rows } = await root.query<{ n: number }>('select count(*)::int as n from graphile_worker._private_jobs where locked_at is not null');
   return rows[0]!.n;
 }
+
+/** Exactly one certificate per enrollment: one row, one number and one PDF each, every PDF on disk. */
+export async function expectOneCertificateEach(cluster: FaultCluster, enrollmentIds: readonly string[]): Promise<void> {
+  const { rows } = await cluster.root.query<{ n: number; numbers: number; files: number; paths: string[] }>(
+    `select count(*)::int as n, count(distinct certificate_number)::int as numbers, count(distinct pdf_path)::int as files,
+            array_agg(pdf_path) as paths
+     from lms_public.certificates where enrollment_id = any($1)`,
+    [enrollmentIds],
+  );
+  expect(rows[0]).toMatchObject({ n: enrollmentIds.length, numbers: enrollmentIds.length, files: enrollmentIds.length });
+  for (const p of rows[0]!.paths) expect(fs.existsSync(path.join(cluster.dataDir, 'storage', p))).toBe(true);
+}
